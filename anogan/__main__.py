@@ -1,0 +1,5 @@
+import sys
+
+from anogan.cli import main
+
+sys.exit(main())

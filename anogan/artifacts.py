@@ -1,0 +1,219 @@
+"""Model bundles: one directory per run, safe to load.
+
+A bundle directory holds the generator and discriminator (and, once trained,
+the encoder) as Keras 3 ``.keras`` files plus ``bundle.json``: dataset,
+normal classes, shapes, seed, training settings, library versions, a SHA-256
+of every model file, and the scoring calibration (settings, thresholds,
+score statistics) added after training.
+
+Loading never runs code from the bundle: ``bundle.json`` is plain JSON, the
+models load with Keras ``safe_mode=True`` (no lambdas, no pickle), and a
+model file whose hash does not match is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from anogan.errors import AnoganError
+
+SCHEMA_VERSION = 1
+BUNDLE_FORMAT = "anogan-bundle"
+METADATA_FILE = "bundle.json"
+MODEL_FILES = {"generator": "generator.keras", "discriminator": "discriminator.keras", "encoder": "encoder.keras"}
+REQUIRED_MODELS = ("generator", "discriminator")
+
+
+@contextlib.contextmanager
+def atomic_path(target: os.PathLike | str) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; rename it onto ``target`` on success.
+
+    A process killed while writing leaves at most a stray temporary file,
+    never a half-written ``target``. The temporary name keeps the target's
+    suffix, since Keras chooses the format from it.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
+    )
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        yield temp
+        with open(temp, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def write_text_atomic(target: os.PathLike | str, text: str) -> None:
+    with atomic_path(target) as temp:
+        temp.write_text(text, encoding="utf-8")
+
+
+def write_json_atomic(target: os.PathLike | str, payload: dict) -> None:
+    write_text_atomic(target, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def save_model_atomic(model, target: os.PathLike | str) -> str:
+    """Save a Keras model to ``target`` atomically; return the file's SHA-256."""
+    with atomic_path(target) as temp:
+        model.save(temp)
+    return sha256_file(target)
+
+
+def sha256_file(path: os.PathLike | str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions = {}
+    for package in ("anogan", "tensorflow", "keras", "numpy"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            with contextlib.suppress(PackageNotFoundError):
+                versions[package] = version(f"{package}-cpu")
+    return versions
+
+
+def load_model_file(path: Path, expected_sha256: Optional[str] = None):
+    """Load one ``.keras`` file with ``safe_mode=True`` after checking its hash."""
+    import keras
+
+    if not path.is_file():
+        raise AnoganError(f"bundle file missing: {path}")
+    if expected_sha256 is not None and sha256_file(path) != expected_sha256:
+        raise AnoganError(f"{path}: contents do not match the hash in {METADATA_FILE} (modified or damaged)")
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # Keras raises many types for a damaged archive
+        raise AnoganError(f"{path}: cannot load model ({type(exc).__name__}: {exc})") from None
+
+
+@dataclass
+class Bundle:
+    """A trained run: models plus metadata.
+
+    Attributes:
+        path: the bundle directory.
+        metadata: the parsed ``bundle.json``.
+        generator, discriminator: the GAN.
+        encoder: the f-AnoGAN encoder, or ``None`` before ``train-encoder``.
+    """
+
+    path: Path
+    metadata: dict[str, Any]
+    generator: Any
+    discriminator: Any
+    encoder: Any = None
+    _features: Any = field(default=None, repr=False)
+
+    @property
+    def latent_dim(self) -> int:
+        return int(self.metadata["latent_dim"])
+
+    @property
+    def normal_classes(self) -> list[int]:
+        return list(self.metadata["normal_classes"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.metadata["class_names"])
+
+    @property
+    def feature_extractor(self):
+        """The discriminator's feature layer f(x), built once per bundle."""
+        if self._features is None:
+            from anogan.models import make_feature_extractor
+
+            self._features = make_feature_extractor(self.discriminator)
+        return self._features
+
+    def save(self) -> None:
+        """Write every model and ``bundle.json`` (last, so it never names a missing file)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        hashes = {}
+        for role, filename in MODEL_FILES.items():
+            model = getattr(self, role)
+            if model is not None:
+                hashes[filename] = save_model_atomic(model, self.path / filename)
+        self.metadata["files"] = hashes
+        self.save_metadata()
+
+    def save_metadata(self) -> None:
+        self.metadata.setdefault("schema_version", SCHEMA_VERSION)
+        self.metadata.setdefault("format", BUNDLE_FORMAT)
+        write_json_atomic(self.path / METADATA_FILE, self.metadata)
+
+    def set_encoder(self, encoder) -> None:
+        """Attach a trained encoder and write it into the bundle."""
+        self.encoder = encoder
+        filename = MODEL_FILES["encoder"]
+        self.metadata.setdefault("files", {})[filename] = save_model_atomic(encoder, self.path / filename)
+        self.save_metadata()
+
+
+def read_metadata(path: os.PathLike | str) -> dict[str, Any]:
+    """Read and validate ``bundle.json`` of the bundle directory ``path``."""
+    path = Path(path)
+    if not path.is_dir():
+        raise AnoganError(f"model bundle not found: {path} is not a directory")
+    metadata_path = path / METADATA_FILE
+    if not metadata_path.is_file():
+        hint = " (training did not finish: rerun it with --resume)" if (path / "checkpoints").is_dir() else ""
+        raise AnoganError(f"{path}: no {METADATA_FILE}, not a model bundle{hint}")
+    try:
+        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AnoganError(f"{metadata_path}: damaged metadata ({exc})") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != BUNDLE_FORMAT:
+        raise AnoganError(f"{metadata_path}: not an anogan bundle")
+    if metadata.get("schema_version") != SCHEMA_VERSION:
+        raise AnoganError(
+            f"{metadata_path}: schema version {metadata.get('schema_version')!r} is not supported "
+            f"(this anogan reads version {SCHEMA_VERSION})"
+        )
+    required = ("latent_dim", "normal_classes", "class_names", "image_shape", "files")
+    missing = [key for key in required if key not in metadata]
+    if missing:
+        raise AnoganError(f"{metadata_path}: missing fields {', '.join(missing)}")
+    if not isinstance(metadata["files"], dict):
+        raise AnoganError(f"{metadata_path}: 'files' must map file names to SHA-256 hashes")
+    return metadata
+
+
+def load_bundle(path: os.PathLike | str) -> Bundle:
+    """Load a model bundle safely.
+
+    Example:
+        >>> bundle = load_bundle("runs/mnist5k-0")  # doctest: +SKIP
+        >>> bundle.generator.output_shape
+        (None, 28, 28, 1)
+    """
+    path = Path(path)
+    metadata = read_metadata(path)
+    hashes = metadata["files"]
+    models = {}
+    for role, filename in MODEL_FILES.items():
+        if filename not in hashes:
+            if role in REQUIRED_MODELS:
+                raise AnoganError(f"{path}: {METADATA_FILE} lists no {filename}")
+            continue
+        models[role] = load_model_file(path / filename, hashes[filename])
+    return Bundle(path=path, metadata=metadata, **models)

@@ -1,0 +1,65 @@
+"""Shared fixtures: tiny synthetic datasets and one briefly trained run."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+import pytest
+
+from anogan.data import Dataset
+
+
+def make_shapes(n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Tiny 28x28 images of three simple shapes: 0 = filled disc, 1 = horizontal bar, 2 = cross.
+
+    Positions and sizes jitter a little so that no two images are identical.
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:28, 0:28]
+    images, labels = [], []
+    for label in range(3):
+        for _ in range(n_per_class):
+            cy, cx = 14 + rng.integers(-2, 3, size=2)
+            if label == 0:
+                radius = rng.uniform(6, 8)
+                mask = (yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2
+            elif label == 1:
+                mask = (abs(yy - cy) <= 2) & (abs(xx - cx) <= 10)
+            else:
+                mask = ((abs(yy - cy) <= 1) | (abs(xx - cx) <= 1)) & (abs(yy - cy) <= 10) & (abs(xx - cx) <= 10)
+            image = np.where(mask, 255, 0) + rng.integers(0, 20, size=(28, 28))
+            images.append(np.clip(image, 0, 255).astype(np.uint8))
+            labels.append(label)
+    return np.stack(images), np.array(labels, dtype=np.int64)
+
+
+@pytest.fixture(scope="session")
+def shapes_dataset() -> Dataset:
+    x_train, y_train = make_shapes(60, seed=1)
+    x_test, y_test = make_shapes(20, seed=2)
+    return Dataset("shapes", ("disc", "bar", "cross"), x_train, y_train, x_test, y_test)
+
+
+@pytest.fixture(scope="session")
+def shapes_npz(tmp_path_factory, shapes_dataset) -> str:
+    path = tmp_path_factory.mktemp("data") / "shapes.npz"
+    np.savez(
+        path,
+        x_train=shapes_dataset.x_train, y_train=shapes_dataset.y_train,
+        x_test=shapes_dataset.x_test, y_test=shapes_dataset.y_test,
+    )
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, shapes_npz):
+    """A bundle trained for two short epochs on the disc class (normal = 0)."""
+    from anogan.training import train
+
+    out = tmp_path_factory.mktemp("runs") / "shapes-0"
+    bundle = train("mnist", normal=[0], epochs=2, out=out, data=shapes_npz, batch_size=32,
+                   seed=0, jit_compile=False, progress=False)
+    return bundle

@@ -1,0 +1,35 @@
+import pytest
+
+from anogan.cli import main
+
+
+def test_help_explains_the_train_options(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--dataset", "--data", "--normal", "--epochs", "--batch-size", "--seed", "--out", "--resume", "--no-xla"):
+        assert option in text
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--dataset", "mnist", "--data", "/absent/mnist.npz", "--normal", "0", "--epochs", "1", "--out", "r"], "data file not found"),
+        (["train", "--dataset", "mnist-5k", "--normal", "11", "--epochs", "1", "--out", "r"], "unknown class '11'"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("anogan: error: ") and message in err
+    assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_train_command_writes_a_bundle(tmp_path, shapes_npz, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "mnist", "--data", shapes_npz, "--normal", "2", "--epochs", "1",
+            "--batch-size", "64", "--no-xla", "--out", str(out)]
+    assert main(argv) == 0
+    assert (out / "bundle.json").is_file()
+    assert "model bundle:" in capsys.readouterr().out

@@ -1,0 +1,110 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from anogan.artifacts import load_bundle
+from anogan.errors import AnoganError
+from anogan.training import RunDirectory, train
+
+
+def _history_epochs(run_dir):
+    with open(run_dir / "history.csv") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def _weights(model):
+    return [np.asarray(w) for w in model.get_weights()]
+
+
+def test_training_writes_every_artifact(trained_run):
+    run_dir = trained_run.path
+    for name in ("generator.keras", "discriminator.keras", "bundle.json", "history.csv", "run.json"):
+        assert (run_dir / name).is_file(), name
+    assert _history_epochs(run_dir) == [1, 2]
+    with open(run_dir / "history.csv") as handle:
+        for row in csv.DictReader(handle):
+            assert np.isfinite(float(row["gen_loss"])) and np.isfinite(float(row["disc_loss"]))
+            assert float(row["images_per_second"]) > 0
+    grid = Image.open(run_dir / "samples" / "epoch_0002.png")
+    assert grid.size == (8 * 28, 8 * 28)
+    metadata = json.loads((run_dir / "bundle.json").read_text())
+    assert metadata["normal_classes"] == [0]
+    assert metadata["latent_dim"] == 100 and metadata["image_shape"] == [28, 28, 1]
+    assert metadata["training"]["epochs"] == 2 and metadata["training"]["n_train"] == 54
+    assert {"tensorflow", "keras", "numpy"} <= set(metadata["versions"])
+
+
+def test_bundle_round_trip_gives_identical_outputs(trained_run):
+    loaded = load_bundle(trained_run.path)
+    noise = np.random.default_rng(5).standard_normal((4, 100)).astype("float32")
+    images = trained_run.generator(noise, training=False).numpy()
+    assert np.array_equal(loaded.generator(noise, training=False).numpy(), images)
+    assert np.array_equal(
+        loaded.feature_extractor(images).numpy(), trained_run.feature_extractor(images).numpy()
+    )
+
+
+def test_same_seed_and_data_give_the_same_weights(tmp_path, shapes_npz):
+    runs = [
+        train("mnist", normal=[1], epochs=1, out=tmp_path / name, data=shapes_npz, batch_size=32,
+              seed=7, jit_compile=False, progress=False)
+        for name in ("a", "b")
+    ]
+    for left, right in zip(_weights(runs[0].generator), _weights(runs[1].generator)):
+        assert np.array_equal(left, right)
+
+
+def test_resume_after_an_interrupted_epoch_continues_where_it_stopped(tmp_path, shapes_npz, monkeypatch):
+    run_dir = tmp_path / "run"
+    options = dict(normal=[0], out=run_dir, data=shapes_npz, batch_size=32, seed=0,
+                   jit_compile=False, progress=False)
+    original_save = RunDirectory.save_checkpoint
+
+    def crash_at_epoch_two(self, trainer, epoch):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        original_save(self, trainer, epoch)
+
+    monkeypatch.setattr(RunDirectory, "save_checkpoint", crash_at_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        train("mnist", epochs=3, **options)
+    monkeypatch.undo()
+    assert RunDirectory(run_dir).latest_epoch() == 1
+    with pytest.raises(AnoganError, match="no bundle.json.*--resume"):
+        load_bundle(run_dir)
+    with pytest.raises(AnoganError, match="--resume"):
+        train("mnist", epochs=3, **options)
+
+    trained_epochs = []
+    original_step = RunDirectory.save_checkpoint
+    monkeypatch.setattr(
+        RunDirectory, "save_checkpoint",
+        lambda self, trainer, epoch: (trained_epochs.append(epoch), original_step(self, trainer, epoch)),
+    )
+    bundle = train("mnist", epochs=3, resume=True, **options)
+    assert trained_epochs == [2, 3]
+    assert _history_epochs(run_dir) == [1, 2, 3]
+    assert bundle.metadata["training"]["epochs"] == 3
+    assert load_bundle(run_dir).generator is not None
+
+
+def test_resume_refuses_different_settings(tmp_path, shapes_npz):
+    options = dict(out=tmp_path / "run", data=shapes_npz, batch_size=32, jit_compile=False, progress=False)
+    train("mnist", normal=[0], epochs=1, **options)
+    with pytest.raises(AnoganError, match="normal"):
+        train("mnist", normal=[1], epochs=2, resume=True, **options)
+
+
+def test_invalid_options_are_refused(tmp_path, shapes_npz):
+    with pytest.raises(AnoganError, match="epochs"):
+        train("mnist", normal=[0], epochs=0, out=tmp_path / "r", data=shapes_npz)
+
+
+@pytest.mark.slow
+def test_xla_step_trains_too(tmp_path, shapes_npz):
+    bundle = train("mnist", normal=[0], epochs=1, out=tmp_path / "xla", data=shapes_npz,
+                   batch_size=32, jit_compile=True, progress=False)
+    assert _history_epochs(bundle.path) == [1]
