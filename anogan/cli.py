@@ -50,8 +50,8 @@ def _build_parser() -> argparse.ArgumentParser:
                        "the same seed and data give the same weights on CPU")
     train.add_argument("--val-fraction", type=float, default=0.1,
                        help="share of normal training images held out as normal validation data (default 0.1)")
-    train.add_argument("--no-xla", dest="jit_compile", action="store_false",
-                       help="run the train step without XLA compilation (XLA is on by default)")
+    train.add_argument("--xla", dest="jit_compile", action="store_true",
+                       help="compile the train step with XLA (off by default: slower on the CPUs we measured)")
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory for the bundle and logs")
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run in RUN_DIR from its last complete epoch")

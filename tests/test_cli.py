@@ -8,7 +8,7 @@ def test_help_explains_the_train_options(capsys):
         main(["train", "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--dataset", "--data", "--normal", "--epochs", "--batch-size", "--seed", "--out", "--resume", "--no-xla"):
+    for option in ("--dataset", "--data", "--normal", "--epochs", "--batch-size", "--seed", "--out", "--resume", "--xla"):
         assert option in text
 
 
@@ -29,7 +29,7 @@ def test_user_errors_are_one_line_without_traceback(capsys, argv, message):
 def test_train_command_writes_a_bundle(tmp_path, shapes_npz, capsys):
     out = tmp_path / "run"
     argv = ["train", "--dataset", "mnist", "--data", shapes_npz, "--normal", "2", "--epochs", "1",
-            "--batch-size", "64", "--no-xla", "--out", str(out)]
+            "--batch-size", "64", "--out", str(out)]
     assert main(argv) == 0
     assert (out / "bundle.json").is_file()
     assert "model bundle:" in capsys.readouterr().out
