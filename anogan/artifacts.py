@@ -1,7 +1,9 @@
 """Model bundles: one directory per run, safe to load.
 
 A bundle directory holds the generator and discriminator (and, once trained,
-the encoder) as Keras 3 ``.keras`` files plus ``bundle.json``: dataset,
+the encoder) as Keras 3 ``.keras`` files, the held-out normal validation
+images (``validation.npz``, so that calibration never needs the original
+data again) and ``bundle.json``: dataset,
 normal classes, shapes, seed, training settings, library versions, a SHA-256
 of every model file, and the scoring calibration (settings, thresholds,
 score statistics) added after training.
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+import numpy as np
+
 from anogan.errors import AnoganError
 
 SCHEMA_VERSION = 1
@@ -29,6 +33,7 @@ BUNDLE_FORMAT = "anogan-bundle"
 METADATA_FILE = "bundle.json"
 MODEL_FILES = {"generator": "generator.keras", "discriminator": "discriminator.keras", "encoder": "encoder.keras"}
 REQUIRED_MODELS = ("generator", "discriminator")
+VALIDATION_FILE = "validation.npz"
 
 
 @contextlib.contextmanager
@@ -58,6 +63,12 @@ def atomic_path(target: os.PathLike | str) -> Iterator[Path]:
 def write_text_atomic(target: os.PathLike | str, text: str) -> None:
     with atomic_path(target) as temp:
         temp.write_text(text, encoding="utf-8")
+
+
+def write_csv_atomic(target: os.PathLike | str, columns: tuple[str, ...], rows: list[dict]) -> None:
+    """Write a small table (history files) in one atomic step."""
+    lines = [",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in rows]
+    write_text_atomic(target, "\n".join(lines) + "\n")
 
 
 def write_json_atomic(target: os.PathLike | str, payload: dict) -> None:
@@ -145,16 +156,31 @@ class Bundle:
             self._features = make_feature_extractor(self.discriminator)
         return self._features
 
-    def save(self) -> None:
-        """Write every model and ``bundle.json`` (last, so it never names a missing file)."""
+    def save(self, validation_images: np.ndarray) -> None:
+        """Write every model, the validation images and ``bundle.json`` (last, so it never names a missing file)."""
         self.path.mkdir(parents=True, exist_ok=True)
         hashes = {}
         for role, filename in MODEL_FILES.items():
             model = getattr(self, role)
             if model is not None:
                 hashes[filename] = save_model_atomic(model, self.path / filename)
+        with atomic_path(self.path / VALIDATION_FILE) as temp:
+            with open(temp, "wb") as handle:
+                np.savez_compressed(handle, x=np.asarray(validation_images, dtype=np.uint8))
+        hashes[VALIDATION_FILE] = sha256_file(self.path / VALIDATION_FILE)
         self.metadata["files"] = hashes
         self.save_metadata()
+
+    def validation_images(self) -> np.ndarray:
+        """The held-out normal validation images (``uint8``, ``(N, 28, 28)``) stored with the bundle."""
+        path = self.path / VALIDATION_FILE
+        expected = self.metadata["files"].get(VALIDATION_FILE)
+        if expected is None or not path.is_file():
+            raise AnoganError(f"{self.path}: bundle has no {VALIDATION_FILE}")
+        if sha256_file(path) != expected:
+            raise AnoganError(f"{path}: contents do not match the hash in {METADATA_FILE} (modified or damaged)")
+        with np.load(path, allow_pickle=False) as archive:
+            return archive["x"]
 
     def save_metadata(self) -> None:
         self.metadata.setdefault("schema_version", SCHEMA_VERSION)

@@ -12,6 +12,8 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+import numpy as np
+
 from anogan.errors import AnoganError
 
 
@@ -56,7 +58,113 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run in RUN_DIR from its last complete epoch")
     train.set_defaults(handler=_train)
+
+    encoder = commands.add_parser(
+        "train-encoder", help="train the f-AnoGAN encoder of a bundle (G and D frozen)",
+        description="Train the f-AnoGAN izi_f encoder E on the bundle's normal training images with the "
+        "generator and discriminator frozen: MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))). "
+        "The encoder is saved into the bundle and the encoder-based methods are calibrated.",
+    )
+    encoder.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
+    encoder.add_argument("--epochs", type=int, default=30, help="encoder training epochs (default 30)")
+    encoder.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
+    encoder.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    encoder.add_argument("--kappa", type=float, default=1.0, help="weight of the feature term (default 1)")
+    encoder.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    encoder.set_defaults(handler=_train_encoder)
+
+    calibrate = commands.add_parser(
+        "calibrate", help="set a method's threshold from the bundle's normal validation images",
+        description="Score the bundle's held-out normal validation images and store the threshold in the "
+        "bundle: a percentile of the normal scores, or F1-max when labelled anomalies are given. "
+        "Never calibrate on the data you evaluate.",
+    )
+    calibrate.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
+    calibrate.add_argument("--method", required=True, choices=METHOD_CHOICES, help="scoring method")
+    calibrate.add_argument("--percentile", type=float, default=99.0,
+                           help="threshold = this percentile of normal validation scores (default 99)")
+    calibrate.add_argument("--anomalies", metavar="INPUT",
+                           help="labelled anomaly images for an F1-max threshold (a folder or .npz; "
+                           "validation data, never the test set)")
+    _add_scoring_options(calibrate)
+    calibrate.set_defaults(handler=_calibrate)
+
+    score = commands.add_parser(
+        "score", help="score a folder, an .npz or a dataset split into a results CSV",
+        description="Score every input into one CSV row: scores, normalized score, verdict against the "
+        "bundle's threshold, and an error column for inputs that could not be read. Exits non-zero only "
+        "when nothing could be scored.",
+    )
+    score.add_argument("input", metavar="INPUT",
+                       help="a folder of images (recursive; the parent folder name is the class), an .npz "
+                       "with x (and optional y), or a dataset split such as mnist:test")
+    score.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
+    score.add_argument("--method", required=True, choices=METHOD_CHOICES, help="scoring method")
+    score.add_argument("--out", required=True, metavar="RESULTS_CSV", help="the results file")
+    score.add_argument("--data", metavar="PATH", help="local data files for a dataset split INPUT")
+    score.add_argument("--maps", metavar="DIR", help="write reconstruction and residual heat-map PNGs here")
+    score.add_argument("--resume", action="store_true", help="skip inputs already in RESULTS_CSV")
+    score.add_argument("--limit", type=int, help="score a seeded random subset of this many inputs")
+    score.add_argument("--sample-seed", type=int, default=0, help="seed of the --limit subset (default 0)")
+    _add_scoring_options(score)
+    score.set_defaults(handler=_score)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="metrics and plots of a results CSV",
+        description="AUROC, AUPRC, F1-max, precision/recall/F1 at the bundle's threshold and a per-class "
+        "summary (scikit-learn metrics); writes metrics.json, ROC/PR curve CSVs and ROC, PR and "
+        "histogram PNGs.",
+    )
+    evaluate.add_argument("results", metavar="RESULTS_CSV", help="a file written by 'anogan score'")
+    evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for metrics and plots")
+    evaluate.set_defaults(handler=_evaluate)
+
+    run = commands.add_parser(
+        "run", help="the main job: train, train the encoder, calibrate, score the test split, evaluate",
+        description="Run the whole job on one dataset (default: the embedded mnist-5k, normal digit 0). "
+        "Stages already finished in --out are skipped, so an interrupted job continues where it stopped.",
+    )
+    run.add_argument("--dataset", default="mnist-5k", choices=("mnist", "fashion-mnist", "mnist-5k", "folder"),
+                     help="data source (default mnist-5k, embedded)")
+    run.add_argument("--data", metavar="PATH", help="local data files (see 'anogan train --help')")
+    run.add_argument("--normal", action="append", metavar="CLASS", help="a normal class; repeatable (default 0)")
+    run.add_argument("--epochs", type=int, default=60, help="GAN epochs (default 60)")
+    run.add_argument("--batch-size", type=int, default=64, help="GAN batch size (default 64)")
+    run.add_argument("--encoder-epochs", type=int, default=30, help="encoder epochs (default 30)")
+    run.add_argument("--methods", default="encoder,hybrid",
+                     help="comma-separated scoring methods (default encoder,hybrid; anogan is slow)")
+    run.add_argument("--limit", type=int, help="score a seeded subset of this many test images")
+    run.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    run.add_argument("--out", default="runs/mnist5k-0", metavar="RUN_DIR", help="output folder (default runs/mnist5k-0)")
+    _add_scoring_options(run)
+    run.set_defaults(handler=_run)
     return parser
+
+
+METHOD_CHOICES = ("anogan", "encoder", "hybrid")
+
+
+def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("scoring settings")
+    group.add_argument("--lam", type=float, default=0.1, help="lambda, weight of the discrimination term (default 0.1)")
+    group.add_argument("--steps", type=int, default=500, help="inversion steps of the anogan method (default 500)")
+    group.add_argument("--hybrid-steps", type=int, default=30, help="inversion steps of the hybrid method (default 30)")
+    group.add_argument("--inversion-lr", type=float, default=0.02, help="Adam learning rate on z (default 0.02)")
+    group.add_argument("--restarts", type=int, default=1, help="z initialisations per image, anogan method (default 1)")
+    group.add_argument("--kappa", dest="score_kappa", type=float, default=1.0,
+                       help="weight of the feature term of the encoder score (default 1)")
+    group.add_argument("--score-batch-size", type=int, default=64, help="images per inversion batch (default 64)")
+    group.add_argument("--score-xla", action="store_true", help="compile the inversion with XLA (off by default)")
+
+
+def _settings(args: argparse.Namespace):
+    from anogan.scoring import ScoringSettings
+
+    return ScoringSettings(
+        lam=args.lam, steps=args.steps, hybrid_steps=args.hybrid_steps, learning_rate=args.inversion_lr,
+        restarts=args.restarts, kappa=args.score_kappa, batch_size=args.score_batch_size,
+        jit_compile=args.score_xla,
+    )
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -70,6 +178,94 @@ def _train(args: argparse.Namespace) -> int:
     print(f"model bundle: {bundle.path}")
     print(f"samples:      {bundle.path / 'samples'}")
     print(f"history:      {bundle.path / 'history.csv'}")
+    return 0
+
+
+def _train_encoder(args: argparse.Namespace) -> int:
+    from anogan.artifacts import load_bundle
+    from anogan.pipeline import prepare_scorer
+    from anogan.scoring import ScoringSettings
+    from anogan.training import train_encoder
+
+    bundle = train_encoder(load_bundle(args.model), epochs=args.epochs, batch_size=args.batch_size,
+                           learning_rate=args.learning_rate, kappa=args.kappa, seed=args.seed)
+    prepare_scorer(bundle, "encoder", ScoringSettings(kappa=args.kappa))
+    print(f"encoder saved in {bundle.path / 'encoder.keras'}; history in {bundle.path / 'encoder_history.csv'}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from anogan.artifacts import load_bundle
+    from anogan.batch import open_input
+    from anogan.thresholds import calibrate
+
+    anomalies = None
+    if args.anomalies:
+        source = open_input(args.anomalies)
+        items = [source.item(int(i)) for i in source.indices()]
+        anomalies = np.stack([item.image for item in items if item.image is not None])
+    calibration = calibrate(load_bundle(args.model), args.method, _settings(args),
+                            percentile=args.percentile, anomalies=anomalies)
+    print(f"{args.method}: threshold {calibration.threshold:.6g} ({calibration.rule}, "
+          f"{len(calibration.validation_scores)} normal validation images)")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from anogan.artifacts import load_bundle
+    from anogan.batch import open_input, read_results, score_to_csv
+    from anogan.pipeline import prepare_scorer
+
+    bundle = load_bundle(args.model)
+    source = open_input(args.input, args.data, limit=args.limit, sample_seed=args.sample_seed)
+    scorer, calibration = prepare_scorer(bundle, args.method, _settings(args))
+    summary = score_to_csv(source, scorer, calibration, args.out, maps_dir=args.maps, resume=args.resume)
+    print(f"scored {summary.scored} of {summary.total} inputs ({summary.errors} errors, "
+          f"{summary.skipped} already done) at {summary.images_per_second:.1f} img/s")
+    print(f"results: {args.out}")
+    frame = read_results(args.out)
+    if not (frame["error"].astype(str) == "").any():
+        print("anogan: error: no input could be scored", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from anogan.evaluation import evaluate
+
+    metrics = evaluate(args.results, args.out)
+    _print_metrics(metrics)
+    print(f"metrics and plots: {args.out}")
+    return 0
+
+
+def _print_metrics(metrics: dict) -> None:
+    if "auroc" in metrics:
+        at = metrics["at_bundle_threshold"]
+        print(f"{metrics['method']}: AUROC {metrics['auroc']:.4f}  AUPRC {metrics['auprc']:.4f}  "
+              f"F1-max {metrics['f1_max']:.4f}  at threshold: precision {at['precision']:.3f} "
+              f"recall {at['recall']:.3f} F1 {at['f1']:.3f}  "
+              f"({metrics['n_normal']} normal, {metrics['n_anomaly']} anomalies, {metrics['n_errors']} errors)")
+    else:
+        print(f"{metrics['method']}: {metrics.get('note', 'no labelled rows')}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from anogan.pipeline import run_job
+
+    job = run_job(
+        args.out, dataset=args.dataset, data=args.data, normal=args.normal or ["0"], epochs=args.epochs,
+        batch_size=args.batch_size, encoder_epochs=args.encoder_epochs,
+        methods=[m.strip() for m in args.methods.split(",") if m.strip()],
+        settings=_settings(args), limit=args.limit, seed=args.seed,
+    )
+    print()
+    for method, metrics in job.metrics.items():
+        _print_metrics(metrics)
+    print(f"\nmodel bundle:  {job.bundle_path}  (samples in {job.bundle_path / 'samples'})")
+    for method, results in job.results.items():
+        print(f"{method + ':':<14} {results}  (plots in {job.bundle_path / f'evaluation_{method}'})")
+    print(f"dashboard:     anogan dashboard --runs-dir {job.bundle_path.parent}")
     return 0
 
 

@@ -154,3 +154,14 @@ def list_image_files(folder: Union[str, os.PathLike]) -> list[Path]:
 def save_image(array: np.ndarray, path: Union[str, os.PathLike]) -> None:
     """Save a 2-D ``uint8`` array as a grayscale PNG."""
     Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
+
+
+def heatmap_rgb(anomaly_map: np.ndarray, vmax: float = 2.0) -> np.ndarray:
+    """Colour a residual map |x - G(z)| (model units, 0..2) as an RGB ``uint8`` heat map.
+
+    The colour scale is fixed (0 to ``vmax``), so maps of different images compare directly.
+    """
+    from matplotlib import colormaps
+
+    scaled = np.clip(np.asarray(anomaly_map, dtype=np.float64) / vmax, 0.0, 1.0)
+    return (colormaps["inferno"](scaled)[..., :3] * 255).round().astype(np.uint8)

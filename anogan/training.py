@@ -34,8 +34,8 @@ from anogan.artifacts import (
     library_versions,
     load_model_file,
     save_model_atomic,
+    write_csv_atomic,
     write_json_atomic,
-    write_text_atomic,
 )
 from anogan.data import OneClassSplit, load_dataset, one_class_split, to_model_range
 from anogan.errors import AnoganError
@@ -223,9 +223,7 @@ class RunDirectory:
         return [row for row in rows if int(row["epoch"]) <= up_to_epoch]
 
     def write_history(self, rows: list[dict]) -> None:
-        lines = [",".join(HISTORY_COLUMNS)]
-        lines += [",".join(str(row[c]) for c in HISTORY_COLUMNS) for row in rows]
-        write_text_atomic(self.history, "\n".join(lines) + "\n")
+        write_csv_atomic(self.history, HISTORY_COLUMNS, rows)
 
 
 def _check_resume(run: RunDirectory, config: TrainConfig, resume: bool) -> int:
@@ -380,10 +378,104 @@ def train_on_split(
             "training": {**asdict(config), "normal": list(config.normal),
                          "n_train": len(split.x_train), "n_val": len(split.x_val)},
             "versions": library_versions(),
-            "scoring": {},
+            "calibration": {},
         },
         generator=trainer.generator,
         discriminator=trainer.discriminator,
     )
-    bundle.save()
+    bundle.save(split.x_val)
+    return bundle
+
+
+ENCODER_HISTORY_FILE = "encoder_history.csv"
+ENCODER_HISTORY_COLUMNS = ("epoch", "loss", "residual", "feature", "seconds", "images_per_second")
+
+
+def normal_training_images(bundle: Bundle) -> np.ndarray:
+    """Reload the normal training images a bundle was trained on, from its metadata."""
+    dataset = bundle.metadata.get("dataset", {})
+    training = bundle.metadata.get("training", {})
+    if dataset.get("name") in (None, "array"):
+        raise AnoganError(f"{bundle.path}: trained on in-memory arrays; pass the training images explicitly")
+    split = one_class_split(
+        load_dataset(dataset["name"], dataset.get("data")),
+        [str(c) for c in bundle.normal_classes],
+        float(dataset.get("val_fraction", 0.1)),
+        int(training.get("seed", bundle.metadata.get("seed", 0))),
+    )
+    return split.x_train
+
+
+def train_encoder(
+    bundle: Bundle,
+    images: Optional[np.ndarray] = None,
+    epochs: int = 20,
+    batch_size: int = 64,
+    learning_rate: float = 1e-3,
+    kappa: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+) -> Bundle:
+    """Train the f-AnoGAN izi_f encoder with G and D frozen, and add it to the bundle.
+
+    Loss: MSE(x, G(E(x))) + κ·MSE(f(x), f(G(E(x)))) on normal training
+    images only (reloaded from the bundle's metadata unless ``images`` is
+    given). Writes ``encoder.keras`` and ``encoder_history.csv``; any stored
+    calibration of the encoder-based methods is dropped, since it described
+    the old encoder.
+
+    Example:
+        >>> bundle = train_encoder(load_bundle("runs/demo"), epochs=5)  # doctest: +SKIP
+    """
+    import keras
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    from anogan.models import make_encoder
+
+    if epochs < 1 or batch_size < 1:
+        raise AnoganError("encoder epochs and batch size must be at least 1")
+    x_train = normal_training_images(bundle) if images is None else images
+    x = tf.constant(to_model_range(x_train))
+    keras.utils.set_random_seed(seed)
+    encoder = make_encoder(bundle.latent_dim)
+    optimizer = keras.optimizers.Adam(learning_rate)
+    generator, features = bundle.generator, bundle.feature_extractor
+
+    @tf.function
+    def encoder_step(batch):
+        with tf.GradientTape() as tape:
+            generated = generator(encoder(batch, training=True), training=False)
+            residual = tf.reduce_mean(tf.square(batch - generated))
+            feature = tf.reduce_mean(tf.square(features(batch, training=False) - features(generated, training=False)))
+            loss = residual + kappa * feature
+        optimizer.apply_gradients(zip(tape.gradient(loss, encoder.trainable_variables), encoder.trainable_variables))
+        return loss, residual, feature
+
+    rows = []
+    for epoch in range(1, epochs + 1):
+        order = np.random.default_rng([seed, epoch]).permutation(len(x_train))
+        started = time.perf_counter()
+        totals = np.zeros(3)
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        for batch in tqdm(batches, desc=f"encoder epoch {epoch}/{epochs}", unit="batch",
+                          disable=None if progress else True, leave=False):
+            totals += np.array([float(v) for v in encoder_step(tf.gather(x, batch))]) * len(batch)
+        seconds = time.perf_counter() - started
+        loss, residual, feature = totals / len(order)
+        if not np.isfinite(loss):
+            raise AnoganError(f"encoder training diverged at epoch {epoch}")
+        rows.append({"epoch": epoch, "loss": loss, "residual": residual, "feature": feature,
+                     "seconds": round(seconds, 3), "images_per_second": round(len(order) / seconds, 2)})
+        if progress:
+            print(f"encoder epoch {epoch}/{epochs}: loss {loss:.4f} "
+                  f"(residual {residual:.4f}, feature {feature:.4f}; {rows[-1]['images_per_second']:.0f} img/s)",
+                  flush=True)
+    write_csv_atomic(bundle.path / ENCODER_HISTORY_FILE, ENCODER_HISTORY_COLUMNS, rows)
+    bundle.metadata["encoder"] = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                                  "kappa": kappa, "seed": seed, "n_train": len(x_train)}
+    calibration = bundle.metadata.get("calibration", {})
+    for method in ("encoder", "hybrid"):
+        calibration.pop(method, None)
+    bundle.set_encoder(encoder)
     return bundle

@@ -1,0 +1,170 @@
+"""Evaluation of a results CSV with scikit-learn metrics, plus plots.
+
+Only rows with a known label (``normal``/``anomaly``) and no error count.
+Anomaly is the positive class. The bundle's threshold is the one recorded in
+the file's ``is_anomaly`` column, so evaluating never re-fits a threshold on
+the data being evaluated; the F1-max threshold is reported as an oracle
+figure for comparison only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from anogan.artifacts import atomic_path, write_json_atomic
+from anogan.batch import read_results
+from anogan.errors import AnoganError
+
+
+def _as_bool(values) -> np.ndarray:
+    return np.array([str(v).strip().lower() in ("true", "1") for v in values])
+
+
+def labelled_scores(frame):
+    """The scored rows with a label: (frame subset, y_true with anomaly = 1, scores)."""
+    scored = frame[(frame["error"].astype(str) == "") & frame["label"].isin(["normal", "anomaly"])]
+    scored = scored[np.isfinite(scored["score"].astype(float))]
+    return scored, (scored["label"] == "anomaly").to_numpy().astype(int), scored["score"].to_numpy(dtype=float)
+
+
+def compute_metrics(frame) -> dict:
+    """AUROC, AUPRC, F1-max and the confusion at the bundle's threshold, per file.
+
+    Example:
+        >>> metrics = compute_metrics(read_results("runs/demo/results.csv"))  # doctest: +SKIP
+        >>> round(metrics["auroc"], 3)  # doctest: +SKIP
+        0.97
+    """
+    from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+
+    from anogan.thresholds import f1_max_threshold
+
+    scored, y_true, scores = labelled_scores(frame)
+    metrics = {
+        "method": str(frame["method"].iloc[0]) if len(frame) and "method" in frame else "",
+        "n_rows": int(len(frame)),
+        "n_errors": int((frame["error"].astype(str) != "").sum()),
+        "n_labelled": int(len(scored)),
+        "n_normal": int((y_true == 0).sum()),
+        "n_anomaly": int((y_true == 1).sum()),
+    }
+    if metrics["n_normal"] == 0 or metrics["n_anomaly"] == 0:
+        metrics["note"] = "AUROC, AUPRC and F1 need both normal and anomaly rows"
+    else:
+        predicted = _as_bool(scored["is_anomaly"]).astype(int)
+        tn, fp, fn, tp = (int(v) for v in confusion_matrix(y_true, predicted, labels=[0, 1]).ravel())
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1_threshold, f1_max = f1_max_threshold(y_true, scores)
+        metrics.update(
+            auroc=float(roc_auc_score(y_true, scores)),
+            auprc=float(average_precision_score(y_true, scores)),
+            f1_max=f1_max,
+            f1_max_threshold=f1_threshold,
+            at_bundle_threshold={
+                "precision": precision,
+                "recall": recall,
+                "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+                "tp": tp, "fp": fp, "tn": tn, "fn": fn,
+            },
+        )
+    metrics["per_class"] = per_class_summary(frame)
+    return metrics
+
+
+def per_class_summary(frame) -> dict:
+    scored = frame[frame["error"].astype(str) == ""]
+    summary = {}
+    for class_name, group in scored.groupby(scored["class"].astype(str), sort=True):
+        scores = group["score"].to_numpy(dtype=float)
+        summary[class_name] = {
+            "label": str(group["label"].iloc[0]),
+            "n": int(len(group)),
+            "mean": float(scores.mean()),
+            "std": float(scores.std()),
+            "median": float(np.median(scores)),
+            "flagged_fraction": float(_as_bool(group["is_anomaly"]).mean()),
+        }
+    return summary
+
+
+def evaluate(results: os.PathLike | str, out: os.PathLike | str) -> dict:
+    """Evaluate a results CSV; write ``metrics.json``, curve CSVs and PNG plots to ``out``."""
+    import pandas as pd
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    frame = read_results(results)
+    metrics = compute_metrics(frame)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics["results"] = str(results)
+    write_json_atomic(out / "metrics.json", metrics)
+    _, y_true, scores = labelled_scores(frame)
+    if "auroc" in metrics:
+        fpr, tpr, roc_thresholds = roc_curve(y_true, scores)
+        precision, recall, pr_thresholds = precision_recall_curve(y_true, scores)
+        with atomic_path(out / "roc.csv") as temp:
+            pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": roc_thresholds}).to_csv(temp, index=False)
+        with atomic_path(out / "pr.csv") as temp:
+            pd.DataFrame({"precision": precision[:-1], "recall": recall[:-1], "threshold": pr_thresholds}).to_csv(temp, index=False)
+        _plot_curves(out, metrics, fpr, tpr, precision, recall)
+    _plot_histogram(out, frame)
+    return metrics
+
+
+def _save_figure(figure, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(figure)
+
+
+def _plot_curves(out: Path, metrics: dict, fpr, tpr, precision, recall) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    axis.plot(fpr, tpr, label=f"AUROC {metrics['auroc']:.3f}")
+    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    axis.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC ({metrics['method']})")
+    axis.legend(loc="lower right")
+    _save_figure(figure, out / "roc.png")
+    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    axis.plot(recall, precision, label=f"AUPRC {metrics['auprc']:.3f}")
+    axis.axhline(metrics["n_anomaly"] / metrics["n_labelled"], linestyle="--", color="grey", label="chance")
+    axis.set(xlabel="recall", ylabel="precision", title=f"precision-recall ({metrics['method']})")
+    axis.legend(loc="lower left")
+    _save_figure(figure, out / "pr.png")
+
+
+def _plot_histogram(out: Path, frame) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scored = frame[frame["error"].astype(str) == ""]
+    if scored.empty:
+        return
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    bins = np.histogram_bin_edges(scored["score"].to_numpy(dtype=float), bins=40)
+    for label, group in scored.groupby(scored["label"].replace("", "unlabelled")):
+        axis.hist(group["score"].to_numpy(dtype=float), bins=bins, alpha=0.6, label=str(label))
+    axis.set(xlabel="anomaly score", ylabel="images", title="score histogram")
+    axis.legend()
+    _save_figure(figure, out / "histogram.png")
+
+
+def load_metrics(path: os.PathLike | str) -> dict:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise AnoganError(f"{path}: cannot read metrics ({exc})") from None

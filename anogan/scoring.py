@@ -1,0 +1,300 @@
+"""Anomaly scorers: AnoGAN latent inversion, f-AnoGAN encoder, and hybrid.
+
+Every scorer maps a batch of ``uint8`` images to one :class:`ScoreBatch`
+with the same fields, so the CLI, the dashboard and the evaluation share one
+schema:
+
+* ``score``: the anomaly score, higher = more anomalous;
+* ``residual_score`` and ``discrimination_score``: its two terms;
+* ``reconstruction``: G(z) in [-1, 1];
+* ``anomaly_map``: |x - G(z)| per pixel, the localisation map;
+* ``z``: the latent code found for the image.
+
+Methods:
+
+``anogan`` (Schlegl et al. 2017)
+    Search z so that G(z) matches x by minimising
+    (1 - λ)·Σ|x - G(z)| + λ·Σ|f(x) - f(G(z))| with Adam on z only, for
+    Γ steps; f is the discriminator's feature layer. The score is the same
+    combination at the last step.
+``encoder`` (f-AnoGAN izi_f, Schlegl et al. 2019)
+    z = E(x) in one forward pass; score = MSE(x, G(z)) + κ·MSE(f(x), f(G(z))).
+``hybrid``
+    z initialised by E(x), then a few AnoGAN steps; scored like ``anogan``.
+
+A score is a pure function of (bundle, image, settings): G and D run with
+``training=False``, each image's initial z is drawn from a seed derived from
+its own pixels, and the loss is a sum of per-image terms, so an image's
+score does not depend on the other images in its batch or on their order.
+The inversion step is compiled once per scorer and reused for every batch;
+z and the optimiser state are reset for each batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, fields
+from typing import Optional
+
+import numpy as np
+
+from anogan.data import to_model_range
+from anogan.errors import AnoganError
+
+METHODS = ("anogan", "encoder", "hybrid")
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """Scorer settings (defaults follow the papers where they say).
+
+    Attributes:
+        lam: λ, weight of the discrimination term (AnoGAN: 0.1).
+        steps: Γ, inversion steps of ``anogan``.
+        hybrid_steps: inversion steps of ``hybrid`` after the encoder's guess.
+        learning_rate: Adam learning rate on z.
+        restarts: z initialisations per image for ``anogan``; the best is kept.
+        kappa: κ, weight of the feature term of ``encoder`` (f-AnoGAN: 1).
+        batch_size: images per inversion batch (speed only, never the scores).
+        jit_compile: compile the inversion with XLA.
+    """
+
+    lam: float = 0.1
+    steps: int = 500
+    hybrid_steps: int = 30
+    learning_rate: float = 0.02
+    restarts: int = 1
+    kappa: float = 1.0
+    batch_size: int = 64
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        if not 0.0 <= self.lam <= 1.0:
+            raise AnoganError(f"lambda must be in [0, 1], got {self.lam}")
+        for name in ("steps", "hybrid_steps"):
+            if getattr(self, name) < 0:
+                raise AnoganError(f"{name.replace('_', ' ')} must be >= 0, got {getattr(self, name)}")
+        for name in ("restarts", "batch_size"):
+            if getattr(self, name) < 1:
+                raise AnoganError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0 or self.kappa < 0:
+            raise AnoganError("learning rate must be > 0 and kappa >= 0")
+
+    def relevant_to(self, method: str) -> dict:
+        """The settings that change ``method``'s scores (what a calibration must match)."""
+        keys = {
+            "anogan": ("lam", "steps", "learning_rate", "restarts"),
+            "encoder": ("kappa",),
+            "hybrid": ("lam", "hybrid_steps", "learning_rate"),
+        }[method]
+        return {key: getattr(self, key) for key in keys}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "ScoringSettings":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class ScoreBatch:
+    """Scores of a batch of images; every array has the batch as first axis."""
+
+    score: np.ndarray
+    residual_score: np.ndarray
+    discrimination_score: np.ndarray
+    reconstruction: np.ndarray
+    anomaly_map: np.ndarray
+    z: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    @staticmethod
+    def concatenate(parts: list["ScoreBatch"]) -> "ScoreBatch":
+        return ScoreBatch(**{
+            f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(ScoreBatch)
+        })
+
+
+def image_seed(image: np.ndarray) -> int:
+    """A seed derived from an image's pixels, so its initial z never depends on its batch."""
+    digest = hashlib.blake2b(np.ascontiguousarray(image, dtype=np.uint8).tobytes(), digest_size=8)
+    return int.from_bytes(digest.digest(), "little")
+
+
+def initial_latents(images: np.ndarray, latent_dim: int, restart: int = 0) -> np.ndarray:
+    return np.stack([
+        np.random.default_rng([image_seed(image), restart]).standard_normal(latent_dim)
+        for image in images
+    ]).astype(np.float32)
+
+
+class LatentInverter:
+    """Batched AnoGAN inversion with one compiled function reused for every batch.
+
+    Args:
+        generator, feature_extractor: G and f, always called with ``training=False``.
+        lam: λ of the loss.
+        learning_rate: Adam learning rate on z.
+        batch_size: the fixed batch the function is compiled for; shorter
+            batches are padded, so it is traced once.
+        jit_compile: compile with XLA.
+    """
+
+    def __init__(self, generator, feature_extractor, lam, learning_rate, batch_size, jit_compile=False):
+        import keras
+        import tensorflow as tf
+
+        self.generator = generator
+        self.feature_extractor = feature_extractor
+        self.lam = float(lam)
+        self.batch_size = int(batch_size)
+        latent_dim = int(generator.input_shape[-1])
+        self.z = tf.Variable(tf.zeros([self.batch_size, latent_dim]), name="latent_code")
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+        self.optimizer.build([self.z])
+        self._optimizer_state = [v for v in self.optimizer.variables if "learning_rate" not in v.path]
+        self._invert = tf.function(self._invert_batch, jit_compile=jit_compile)
+
+    def _terms(self, x, x_features):
+        import tensorflow as tf
+
+        generated = self.generator(self.z, training=False)
+        residual = tf.reduce_sum(tf.abs(x - generated), axis=[1, 2, 3])
+        discrimination = tf.reduce_sum(
+            tf.abs(x_features - self.feature_extractor(generated, training=False)), axis=1
+        )
+        return residual, discrimination, generated
+
+    def _invert_batch(self, x, z0, steps):
+        import tensorflow as tf
+
+        self.z.assign(z0)
+        for variable in self._optimizer_state:
+            variable.assign(tf.zeros_like(variable))
+        x_features = self.feature_extractor(x, training=False)
+        for _ in tf.range(steps):
+            with tf.GradientTape() as tape:
+                residual, discrimination, _ = self._terms(x, x_features)
+                loss = tf.reduce_sum((1.0 - self.lam) * residual + self.lam * discrimination)
+            self.optimizer.apply_gradients([(tape.gradient(loss, self.z), self.z)])
+        residual, discrimination, generated = self._terms(x, x_features)
+        return residual, discrimination, generated, tf.identity(self.z)
+
+    def invert(self, x: np.ndarray, z0: np.ndarray, steps: int) -> ScoreBatch:
+        """Invert images ``x`` (model range, ``(N, 28, 28, 1)``) from latents ``z0``."""
+        import tensorflow as tf
+
+        parts = []
+        for start in range(0, len(x), self.batch_size):
+            chunk, chunk_z = x[start : start + self.batch_size], z0[start : start + self.batch_size]
+            n = len(chunk)
+            pad = self.batch_size - n
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)])
+                chunk_z = np.concatenate([chunk_z, np.zeros((pad, chunk_z.shape[1]), np.float32)])
+            residual, discrimination, generated, z = (
+                t.numpy()[:n] for t in self._invert(chunk, chunk_z, tf.constant(steps, tf.int32))
+            )
+            parts.append(ScoreBatch(
+                score=(1.0 - self.lam) * residual + self.lam * discrimination,
+                residual_score=residual,
+                discrimination_score=discrimination,
+                reconstruction=generated[..., 0],
+                anomaly_map=np.abs(chunk[:n, ..., 0] - generated[..., 0]),
+                z=z,
+            ))
+        return ScoreBatch.concatenate(parts)
+
+
+class Scorer:
+    """Scores images with one method of one bundle.
+
+    Build it once and call :meth:`score` for every batch: the compiled
+    functions are created here, not per call.
+
+    Example:
+        >>> scorer = Scorer(load_bundle("runs/demo"), "encoder")  # doctest: +SKIP
+        >>> scorer.score(images).score.shape  # doctest: +SKIP
+        (16,)
+    """
+
+    def __init__(self, bundle, method: str, settings: Optional[ScoringSettings] = None):
+        import tensorflow as tf
+
+        if method not in METHODS:
+            raise AnoganError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        if method in ("encoder", "hybrid") and bundle.encoder is None:
+            raise AnoganError(
+                f"the {method} method needs an encoder; train one with "
+                f"'anogan train-encoder --model {bundle.path}'"
+            )
+        self.bundle = bundle
+        self.method = method
+        self.settings = settings or ScoringSettings()
+        self.latent_dim = bundle.latent_dim
+        if method in ("anogan", "hybrid"):
+            self._inverter = LatentInverter(
+                bundle.generator, bundle.feature_extractor, self.settings.lam,
+                self.settings.learning_rate, self.settings.batch_size, self.settings.jit_compile,
+            )
+        image_batch = tf.TensorSpec([None, *bundle.metadata["image_shape"]], tf.float32)
+        self._encode = (
+            tf.function(self._encode_batch, input_signature=[image_batch])
+            if method in ("encoder", "hybrid") else None
+        )
+
+    def _encode_batch(self, x):
+        import tensorflow as tf
+
+        z = self.bundle.encoder(x, training=False)
+        generated = self.bundle.generator(z, training=False)
+        features = self.bundle.feature_extractor
+        residual = tf.reduce_mean(tf.square(x - generated), axis=[1, 2, 3])
+        feature = tf.reduce_mean(tf.square(features(x, training=False) - features(generated, training=False)), axis=1)
+        return residual, feature, generated, z
+
+    def score(self, images: np.ndarray) -> ScoreBatch:
+        """Score ``uint8`` images ``(N, 28, 28)``; see :class:`ScoreBatch`."""
+        images = np.asarray(images)
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8:
+            raise AnoganError(f"expected uint8 images of shape (N, 28, 28), got {images.dtype} {images.shape}")
+        x = to_model_range(images)
+        if len(x) == 0:
+            empty = np.zeros((0,), np.float32)
+            maps = np.zeros((0, 28, 28), np.float32)
+            return ScoreBatch(empty, empty, empty, maps, maps, np.zeros((0, self.latent_dim), np.float32))
+        if self.method == "anogan":
+            return self._score_anogan(images, x)
+        if self.method == "encoder":
+            return self._score_encoder(x)
+        z0 = np.concatenate([self._encode(x[i : i + 256])[3].numpy() for i in range(0, len(x), 256)])
+        return self._inverter.invert(x, z0, self.settings.hybrid_steps)
+
+    def _score_encoder(self, x: np.ndarray) -> ScoreBatch:
+        parts = []
+        for start in range(0, len(x), 256):
+            chunk = x[start : start + 256]
+            residual, feature, generated, z = (t.numpy() for t in self._encode(chunk))
+            parts.append(ScoreBatch(
+                score=residual + self.settings.kappa * feature,
+                residual_score=residual,
+                discrimination_score=feature,
+                reconstruction=generated[..., 0],
+                anomaly_map=np.abs(chunk[..., 0] - generated[..., 0]),
+                z=z,
+            ))
+        return ScoreBatch.concatenate(parts)
+
+    def _score_anogan(self, images: np.ndarray, x: np.ndarray) -> ScoreBatch:
+        best = None
+        for restart in range(self.settings.restarts):
+            result = self._inverter.invert(x, initial_latents(images, self.latent_dim, restart), self.settings.steps)
+            if best is None:
+                best = result
+                continue
+            better = result.score < best.score
+            for f in fields(ScoreBatch):
+                getattr(best, f.name)[better] = getattr(result, f.name)[better]
+        return best
+
