@@ -16,14 +16,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from anogan.artifacts import Bundle, load_bundle  # noqa: E402
 from anogan.data import Dataset, OneClassSplit, load_dataset, one_class_split  # noqa: E402
+from anogan.detector import Detector  # noqa: E402
 from anogan.errors import AnoganError, ImageError  # noqa: E402
 from anogan.images import read_image  # noqa: E402
-from anogan.training import train  # noqa: E402
+from anogan.evaluation import evaluate  # noqa: E402
+from anogan.scoring import Scorer, ScoringSettings  # noqa: E402
+from anogan.thresholds import calibrate  # noqa: E402
+from anogan.training import train, train_encoder  # noqa: E402
 
 __all__ = [
     "AnoganError",
     "Bundle",
     "Dataset",
+    "Detector",
+    "Scorer",
+    "ScoringSettings",
+    "calibrate",
+    "evaluate",
     "ImageError",
     "OneClassSplit",
     "load_bundle",
@@ -31,4 +40,5 @@ __all__ = [
     "one_class_split",
     "read_image",
     "train",
+    "train_encoder",
 ]

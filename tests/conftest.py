@@ -63,3 +63,24 @@ def trained_run(tmp_path_factory, shapes_npz):
     bundle = train("mnist", normal=[0], epochs=2, out=out, data=shapes_npz, batch_size=32,
                    seed=0, jit_compile=False, progress=False)
     return bundle
+
+
+@pytest.fixture(scope="session")
+def scoring_bundle(tmp_path_factory, shapes_npz):
+    """A bundle trained long enough (about 700 small steps) to draw discs, with an encoder.
+
+    Normal = disc (class 0); bars and crosses are anomalies.
+    """
+    from anogan.training import train, train_encoder
+
+    out = tmp_path_factory.mktemp("runs") / "shapes-scoring"
+    bundle = train("mnist", normal=[0], epochs=120, out=out, data=shapes_npz, batch_size=8,
+                   seed=0, progress=False)
+    return train_encoder(bundle, epochs=20, batch_size=16, progress=False)
+
+
+@pytest.fixture
+def fast_settings():
+    from anogan.scoring import ScoringSettings
+
+    return ScoringSettings(steps=40, hybrid_steps=10, batch_size=16)

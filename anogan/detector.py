@@ -1,0 +1,111 @@
+"""A scikit-learn / PyOD style estimator over the whole pipeline."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from anogan.data import OneClassSplit, validate_images
+from anogan.errors import AnoganError
+from anogan.scoring import METHODS, ScoringSettings
+
+
+class Detector:
+    """GAN anomaly detector with the PyOD contract: ``fit``, ``decision_function``, ``predict``.
+
+    ``fit`` trains the DCGAN (and, for ``encoder``/``hybrid``, the encoder) on
+    normal images only, holds out ``val_fraction`` of them and sets the
+    threshold on those. As in PyOD, scores are *anomaly* scores: higher means
+    more anomalous (the opposite sign of scikit-learn's ``score_samples``).
+
+    Args:
+        method: ``encoder`` (fast), ``hybrid`` or ``anogan`` (slow, per-image inversion).
+        epochs, batch_size: GAN training.
+        encoder_epochs: encoder training.
+        val_fraction: share of the normal images held out for the threshold.
+        percentile: threshold percentile of normal validation scores.
+        settings: :class:`~anogan.scoring.ScoringSettings`.
+        seed: seed of everything random.
+        out: folder for the bundle (a temporary folder if ``None``).
+
+    Attributes:
+        bundle_: the trained :class:`~anogan.artifacts.Bundle`.
+        threshold_: the anomaly threshold on ``decision_function``.
+        calibration_: the full :class:`~anogan.thresholds.Calibration`.
+
+    Example:
+        >>> from anogan.data import load_dataset
+        >>> ds = load_dataset("mnist-5k")
+        >>> detector = Detector(epochs=60).fit(ds.x_train[ds.y_train == 0])  # doctest: +SKIP
+        >>> detector.predict(ds.x_test[:5])  # doctest: +SKIP
+        array([0, 0, 0, 0, 0])
+    """
+
+    def __init__(
+        self,
+        method: str = "encoder",
+        epochs: int = 60,
+        batch_size: int = 64,
+        encoder_epochs: int = 30,
+        val_fraction: float = 0.1,
+        percentile: float = 99.0,
+        settings: Optional[ScoringSettings] = None,
+        seed: int = 0,
+        out: Optional[str] = None,
+    ):
+        self.method = method
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.encoder_epochs = encoder_epochs
+        self.val_fraction = val_fraction
+        self.percentile = percentile
+        self.settings = settings
+        self.seed = seed
+        self.out = out
+
+    def fit(self, x, y=None) -> "Detector":
+        """Train on normal images ``x`` (``uint8`` or [0, 1] floats, ``(N, 28, 28)``); ``y`` is ignored."""
+        from anogan.thresholds import calibrate
+        from anogan.training import TrainConfig, train_encoder, train_on_split
+        from anogan.scoring import Scorer
+
+        if self.method not in METHODS:
+            raise AnoganError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        images = validate_images(x, "x")
+        if len(images) < 2:
+            raise AnoganError("fit needs at least two normal images")
+        order = np.random.default_rng(self.seed).permutation(len(images))
+        n_val = max(1, int(round(self.val_fraction * len(images))))
+        split = OneClassSplit(("normal",), (0,), images[np.sort(order[n_val:])], images[np.sort(order[:n_val])],
+                              np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
+        out = Path(self.out) if self.out else Path(tempfile.mkdtemp(prefix="anogan-"))
+        config = TrainConfig(dataset="array", normal=("normal",), epochs=self.epochs, batch_size=self.batch_size,
+                             seed=self.seed, val_fraction=self.val_fraction)
+        bundle = train_on_split(split, config, out, progress=False)
+        if self.method in ("encoder", "hybrid"):
+            bundle = train_encoder(bundle, images=split.x_train, epochs=self.encoder_epochs, seed=self.seed,
+                                   progress=False)
+        settings = self.settings or ScoringSettings()
+        self.scorer_ = Scorer(bundle, self.method, settings)
+        self.calibration_ = calibrate(bundle, self.method, settings, percentile=self.percentile, scorer=self.scorer_)
+        self.bundle_ = bundle
+        self.threshold_ = self.calibration_.threshold
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "scorer_"):
+            raise AnoganError("this Detector is not fitted yet; call fit(x) first")
+
+    def decision_function(self, x) -> np.ndarray:
+        """Anomaly scores, higher = more anomalous."""
+        self._check_fitted()
+        return self.scorer_.score(validate_images(x, "x")).score
+
+    score_samples = decision_function
+
+    def predict(self, x) -> np.ndarray:
+        """1 for an anomaly (score above ``threshold_``), 0 for normal."""
+        return (self.decision_function(x) > self.threshold_).astype(int)

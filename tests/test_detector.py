@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from anogan.detector import Detector
+from anogan.errors import AnoganError
+from anogan.scoring import ScoringSettings
+
+
+def test_detector_contract(tmp_path, shapes_dataset):
+    normal = shapes_dataset.x_train[shapes_dataset.y_train == 0]
+    detector = Detector(method="encoder", epochs=2, batch_size=16, encoder_epochs=1, out=str(tmp_path / "d"))
+    with pytest.raises(AnoganError, match="not fitted"):
+        detector.predict(normal)
+    assert detector.fit(normal) is detector
+    assert detector.bundle_.encoder is not None
+    scores = detector.decision_function(shapes_dataset.x_test)
+    assert scores.shape == (60,) and np.isfinite(scores).all()
+    np.testing.assert_array_equal(detector.score_samples(shapes_dataset.x_test), scores)
+    np.testing.assert_array_equal(detector.predict(shapes_dataset.x_test), (scores > detector.threshold_).astype(int))
+    assert detector.threshold_ == pytest.approx(np.percentile(detector.calibration_.validation_scores, 99))
+    assert len(detector.calibration_.validation_scores) == 6
+
+
+def test_detector_accepts_unit_float_images(tmp_path, shapes_dataset):
+    normal = shapes_dataset.x_train[shapes_dataset.y_train == 0] / 255.0
+    detector = Detector(method="anogan", epochs=1, batch_size=32, settings=ScoringSettings(steps=2), out=str(tmp_path / "d"))
+    assert detector.fit(normal).predict(normal[:3]).shape == (3,)
+
+
+def test_detector_rejects_bad_input():
+    with pytest.raises(AnoganError, match="unknown method"):
+        Detector(method="magic").fit(np.zeros((4, 28, 28), np.uint8))
+    with pytest.raises(AnoganError, match="shape"):
+        Detector().fit(np.zeros((4, 32, 32), np.uint8))

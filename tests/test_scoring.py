@@ -1,0 +1,86 @@
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from anogan.data import to_model_range
+from anogan.errors import AnoganError
+from anogan.scoring import METHODS, Scorer, ScoringSettings
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_ranks_anomalies_higher(scoring_bundle, shapes_dataset, fast_settings, method):
+    scores = Scorer(scoring_bundle, method, fast_settings).score(shapes_dataset.x_test).score
+    assert roc_auc_score(shapes_dataset.y_test != 0, scores) > 0.75
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_score_does_not_depend_on_batch_company_or_order(scoring_bundle, shapes_dataset, fast_settings, method):
+    scorer = Scorer(scoring_bundle, method, fast_settings)
+    images = shapes_dataset.x_test
+    alone = scorer.score(images[:5]).score
+    order = np.random.default_rng(0).permutation(len(images))
+    mixed = scorer.score(images[order]).score
+    position = {index: p for p, index in enumerate(order)}
+    np.testing.assert_allclose(mixed[[position[i] for i in range(5)]], alone, rtol=1e-4)
+
+
+def test_schema_fields_agree_with_each_other(scoring_bundle, shapes_dataset, fast_settings):
+    images = shapes_dataset.x_test[:6]
+    result = Scorer(scoring_bundle, "anogan", fast_settings).score(images)
+    assert len(result) == 6
+    assert result.reconstruction.shape == result.anomaly_map.shape == (6, 28, 28)
+    assert result.z.shape == (6, scoring_bundle.latent_dim)
+    np.testing.assert_allclose(result.anomaly_map, np.abs(to_model_range(images)[..., 0] - result.reconstruction), atol=1e-5)
+    np.testing.assert_allclose(result.residual_score, result.anomaly_map.sum(axis=(1, 2)), rtol=1e-4)
+    np.testing.assert_allclose(result.score, 0.9 * result.residual_score + 0.1 * result.discrimination_score, rtol=1e-5)
+
+
+def test_encoder_score_is_mse_plus_kappa_times_feature_mse(scoring_bundle, shapes_dataset):
+    result = Scorer(scoring_bundle, "encoder", ScoringSettings(kappa=2.0)).score(shapes_dataset.x_test[:4])
+    np.testing.assert_allclose(result.score, result.residual_score + 2.0 * result.discrimination_score, rtol=1e-5)
+    np.testing.assert_allclose(result.residual_score, (result.anomaly_map**2).mean(axis=(1, 2)), rtol=1e-4)
+
+
+def test_inversion_lowers_the_loss_and_restarts_never_hurt(scoring_bundle, shapes_dataset):
+    images = shapes_dataset.x_test[:8]
+    start = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=0)).score(images).score
+    single = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=30)).score(images).score
+    restarts = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=30, restarts=3)).score(images).score
+    assert single.mean() < start.mean()
+    assert np.all(restarts <= single + 1e-4)
+
+
+def test_inversion_is_compiled_once_for_every_batch(scoring_bundle, shapes_dataset):
+    scorer = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=3, batch_size=8))
+    for size in (3, 8, 13):
+        scorer.score(shapes_dataset.x_test[:size])
+    assert scorer._inverter._invert.experimental_get_tracing_count() == 1
+
+
+def test_hybrid_starts_from_the_encoder(scoring_bundle, shapes_dataset):
+    images = shapes_dataset.x_test[:4]
+    encoder = Scorer(scoring_bundle, "encoder").score(images)
+    hybrid_zero = Scorer(scoring_bundle, "hybrid", ScoringSettings(hybrid_steps=0)).score(images)
+    np.testing.assert_allclose(hybrid_zero.z, encoder.z, atol=1e-5)
+
+
+def test_encoder_methods_need_an_encoder(trained_run):
+    for method in ("encoder", "hybrid"):
+        with pytest.raises(AnoganError, match="train-encoder"):
+            Scorer(trained_run, method)
+
+
+def test_bad_settings_and_inputs_are_refused(scoring_bundle):
+    with pytest.raises(AnoganError, match="lambda"):
+        ScoringSettings(lam=1.5)
+    with pytest.raises(AnoganError, match="restarts"):
+        ScoringSettings(restarts=0)
+    with pytest.raises(AnoganError, match="unknown method"):
+        Scorer(scoring_bundle, "magic")
+    with pytest.raises(AnoganError, match="uint8"):
+        Scorer(scoring_bundle, "encoder").score(np.zeros((2, 28, 28), np.float32))
+
+
+def test_empty_batch_gives_empty_scores(scoring_bundle):
+    result = Scorer(scoring_bundle, "encoder").score(np.zeros((0, 28, 28), np.uint8))
+    assert len(result) == 0 and result.z.shape == (0, scoring_bundle.latent_dim)

@@ -1,0 +1,66 @@
+import json
+
+import numpy as np
+import pytest
+
+from anogan.errors import AnoganError
+from anogan.scoring import Scorer, ScoringSettings
+from anogan.thresholds import Calibration, calibrate, calibrate_scores, f1_max_threshold, stored_calibration
+
+
+def test_percentile_threshold_and_normalized_score():
+    scores = np.arange(1, 101, dtype=float)
+    calibration = calibrate_scores("encoder", {}, scores, percentile=90)
+    assert calibration.threshold == pytest.approx(np.percentile(scores, 90))
+    assert calibration.rule == "percentile-90"
+    normalized = calibration.normalize(np.array([-1e9, calibration.threshold, 1e9]))
+    assert normalized.tolist() == pytest.approx([0.0, 0.5, 1.0])
+    grid = calibration.normalize(np.linspace(0, 200, 50))
+    assert np.all(np.diff(grid) >= 0) and grid.min() >= 0 and grid.max() <= 1
+    assert calibration.is_anomaly(np.array([calibration.threshold, calibration.threshold + 1])).tolist() == [False, True]
+
+
+def test_f1_max_threshold_separates_separable_scores():
+    normal, anomalies = np.array([0.1, 0.2, 0.3]), np.array([0.7, 0.8])
+    calibration = calibrate_scores("encoder", {}, normal, anomalies)
+    assert calibration.rule == "f1-max" and calibration.n_anomalies == 2
+    assert 0.3 < calibration.threshold < 0.7
+    threshold, f1 = f1_max_threshold(np.array([0, 0, 0, 1, 1]), np.r_[normal, anomalies])
+    assert f1 == pytest.approx(1.0) and 0.3 < threshold < 0.7
+
+
+def test_constant_normal_scores_still_give_a_usable_scale():
+    calibration = calibrate_scores("encoder", {}, np.full(5, 2.0))
+    assert calibration.scale > 0 and calibration.normalize(np.array([2.0]))[0] == pytest.approx(0.5)
+
+
+def test_calibration_needs_normal_scores():
+    with pytest.raises(AnoganError, match="at least one"):
+        calibrate_scores("encoder", {}, np.array([]))
+
+
+def test_threshold_comes_from_the_bundles_normal_validation_images_only(scoring_bundle, shapes_dataset):
+    settings = ScoringSettings()
+    scorer = Scorer(scoring_bundle, "encoder", settings)
+    calibration = calibrate(scoring_bundle, "encoder", settings, scorer=scorer)
+    validation = scoring_bundle.validation_images()
+    assert len(validation) == 6
+    expected = scorer.score(validation).score
+    np.testing.assert_allclose(calibration.validation_scores, expected, rtol=1e-5)
+    assert calibration.threshold == pytest.approx(np.percentile(calibration.validation_scores, 99))
+    stored = json.loads((scoring_bundle.path / "bundle.json").read_text())["calibration"]["encoder"]
+    assert stored["threshold"] == pytest.approx(calibration.threshold)
+    scorer.score(shapes_dataset.x_test)  # scoring other data never moves the threshold
+    assert stored_calibration(scoring_bundle, "encoder", settings).threshold == pytest.approx(calibration.threshold)
+
+
+def test_stored_calibration_must_match_the_settings(scoring_bundle):
+    calibrate(scoring_bundle, "encoder", ScoringSettings(kappa=1.0))
+    assert stored_calibration(scoring_bundle, "encoder", ScoringSettings(kappa=1.0)) is not None
+    assert stored_calibration(scoring_bundle, "encoder", ScoringSettings(kappa=3.0)) is None
+    assert stored_calibration(scoring_bundle, "encoder", ScoringSettings(kappa=1.0, steps=7)) is not None
+
+
+def test_calibration_round_trips_through_a_dict():
+    calibration = calibrate_scores("hybrid", {"lam": 0.1}, np.array([1.0, 2.0, 3.0]))
+    assert Calibration.from_dict(json.loads(json.dumps(calibration.to_dict()))) == calibration
