@@ -138,6 +138,27 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="runs/mnist5k-0", metavar="RUN_DIR", help="output folder (default runs/mnist5k-0)")
     _add_scoring_options(run)
     run.set_defaults(handler=_run)
+
+    bench = commands.add_parser(
+        "benchmark", help="one-class benchmark: every normal class x seed x method, resumable",
+        description="For each normal class and seed, train on that class's training images only, score the "
+        "official test split and record AUROC, AUPRC, F1-max, training time and throughput, one JSON file "
+        "per (dataset, class, seed, method). Finished results are skipped on a rerun. Writes summary.csv, "
+        "summary.md and summary.png.",
+    )
+    _add_data_options(bench)
+    bench.add_argument("--classes", default="0-9", help="normal classes, e.g. 0-9 or 1,3,5 (default 0-9)")
+    bench.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    bench.add_argument("--epochs", type=int, required=True, help="GAN epochs per run (the last epoch is used)")
+    bench.add_argument("--encoder-epochs", type=int, default=30, help="encoder epochs (default 30)")
+    bench.add_argument("--batch-size", type=int, default=256, help="GAN batch size (default 256)")
+    bench.add_argument("--methods", default="encoder,hybrid", help="comma-separated methods (default encoder,hybrid)")
+    bench.add_argument("--anogan-limit", type=int, default=1000,
+                       help="the anogan method scores a fixed seeded subset of this many test images (default 1000)")
+    bench.add_argument("--runs-dir", help="where model bundles go (default OUT/runs)")
+    bench.add_argument("--out", required=True, metavar="DIR", help="folder for the result files and summaries")
+    _add_scoring_options(bench)
+    bench.set_defaults(handler=_benchmark)
     return parser
 
 
@@ -266,6 +287,22 @@ def _run(args: argparse.Namespace) -> int:
     for method, results in job.results.items():
         print(f"{method + ':':<14} {results}  (plots in {job.bundle_path / f'evaluation_{method}'})")
     print(f"dashboard:     anogan dashboard --runs-dir {job.bundle_path.parent}")
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from anogan.benchmark import BenchmarkConfig, parse_classes, run_benchmark, summarize
+
+    config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
+                             encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
+                             anogan_limit=args.anogan_limit)
+    seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    run_benchmark(config, parse_classes(args.classes), seeds,
+                  [m.strip() for m in args.methods.split(",") if m.strip()], args.out,
+                  runs_dir=args.runs_dir, settings=_settings(args))
+    table = summarize(args.out)
+    if table:
+        print(table.read_text())
     return 0
 
 

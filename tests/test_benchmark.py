@@ -1,0 +1,34 @@
+import json
+
+import pytest
+
+from anogan.benchmark import BenchmarkConfig, load_results, parse_classes, run_benchmark, summarize
+from anogan.errors import AnoganError
+
+
+def test_parse_classes():
+    assert parse_classes("0-2,7") == [0, 1, 2, 7]
+    assert parse_classes("3") == [3]
+    with pytest.raises(AnoganError):
+        parse_classes("a-b")
+
+
+def test_benchmark_writes_one_file_per_result_and_resumes(tmp_path, shapes_npz, monkeypatch):
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32)
+    out = tmp_path / "results"
+    records = run_benchmark(config, [0, 1], [0], ["encoder"], out, progress=False)
+    assert [(r["normal_class"], r["method"]) for r in records] == [(0, "encoder"), (1, "encoder")]
+    record = json.loads((out / "mnist_class1_seed0_encoder.json").read_text())
+    assert record["n_test"] == 60 and 0 <= record["auroc"] <= 1
+    assert "--classes 1 --seeds 0" in record["command"]
+
+    import anogan.training
+
+    monkeypatch.setattr(anogan.training, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    assert len(run_benchmark(config, [0, 1], [0], ["encoder"], out, progress=False)) == 2
+
+    table = summarize(out)
+    text = table.read_text()
+    assert "| 0 |" in text and "| 1 |" in text and "mean" in text
+    assert (out / "summary.csv").is_file() and (out / "summary.png").is_file()
+    assert len(load_results(out)) == 2
