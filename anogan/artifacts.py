@@ -224,6 +224,32 @@ def read_metadata(path: os.PathLike | str) -> dict[str, Any]:
     return metadata
 
 
+def find_bundles(root: os.PathLike | str, max_depth: int = 3) -> list[Path]:
+    """Bundle directories (holding ``bundle.json``) below ``root``, at most ``max_depth`` levels down."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found = []
+    for depth in range(max_depth + 1):
+        pattern = "/".join(["*"] * depth + [METADATA_FILE])
+        found.extend(p.parent for p in root.glob(pattern))
+    return sorted(set(found))
+
+
+def resolve_under(root: os.PathLike | str, candidate: os.PathLike | str) -> Path:
+    """``candidate`` (absolute or relative to ``root``) resolved, refused unless it lies inside ``root``.
+
+    Guards user-chosen paths (dashboard selections, uploads) against ``..``
+    and symlinks that lead out of the runs directory.
+    """
+    root = Path(root).resolve()
+    path = Path(candidate)
+    resolved = (path if path.is_absolute() else root / path).resolve()
+    if resolved != root and root not in resolved.parents:
+        raise AnoganError(f"{candidate}: outside the runs directory {root}")
+    return resolved
+
+
 def load_bundle(path: os.PathLike | str) -> Bundle:
     """Load a model bundle safely.
 

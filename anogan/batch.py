@@ -39,7 +39,7 @@ from anogan.images import heatmap_rgb, list_image_files, read_image, save_image
 
 RESULT_COLUMNS = (
     "index", "path", "class", "label", "method", "score", "residual_score", "discrimination_score",
-    "normalized_score", "is_anomaly", "reconstruction", "anomaly_map", "error",
+    "normalized_score", "threshold", "is_anomaly", "reconstruction", "anomaly_map", "error",
 )
 NORMAL_WORDS = {"normal", "good", "ok"}
 ANOMALY_WORDS = {"anomaly", "anomalous", "abnormal", "bad", "defect"}
@@ -163,12 +163,8 @@ def label_for(class_name: str, bundle) -> str:
     return ""
 
 
-def score_items(scorer, calibration, items: Sequence[InputItem], maps_dir: Optional[Path] = None) -> list[dict]:
-    """Score one chunk of inputs into result rows (the unit the batch script streams).
-
-    A pure function of (scorer, calibration, items): rows for error items
-    carry the error; the others carry every score column.
-    """
+def _score_chunk(scorer, calibration, items: Sequence[InputItem]):
+    """Rows keyed by input index, the scores of the readable items, and those items."""
     good = [item for item in items if item.error == "" and item.image is not None]
     result = scorer.score(np.stack([item.image for item in good])) if good else None
     normalized = calibration.normalize(result.score) if good else []
@@ -180,15 +176,57 @@ def score_items(scorer, calibration, items: Sequence[InputItem], maps_dir: Optio
             residual_score=float(result.residual_score[position]),
             discrimination_score=float(result.discrimination_score[position]),
             normalized_score=float(normalized[position]),
+            threshold=float(calibration.threshold),
             is_anomaly=bool(calibration.is_anomaly(result.score[position])),
         )
-        if maps_dir is not None:
-            row.update(_write_maps(maps_dir, item.index, result.reconstruction[position], result.anomaly_map[position]))
         rows_by_index[item.index] = row
     for item in items:
         if item.index not in rows_by_index:
             rows_by_index[item.index] = {**_base_row(item, scorer), "error": item.error or "no image"}
+    return rows_by_index, result, good
+
+
+def score_items(scorer, calibration, items: Sequence[InputItem], maps_dir: Optional[Path] = None) -> list[dict]:
+    """Score one chunk of inputs into result rows (the unit the batch script streams).
+
+    A pure function of (scorer, calibration, items): rows for error items
+    carry the error; the others carry every score column. With ``maps_dir``,
+    the reconstruction and residual heat map of each image are written there.
+    """
+    rows_by_index, result, good = _score_chunk(scorer, calibration, items)
+    if maps_dir is not None:
+        for position, item in enumerate(good):
+            rows_by_index[item.index].update(
+                _write_maps(maps_dir, item.index, result.reconstruction[position], result.anomaly_map[position])
+            )
     return [rows_by_index[item.index] for item in items]
+
+
+@dataclass
+class UploadScore:
+    """An uploaded file's result row, with images for display (``None`` for a file that could not be read)."""
+
+    row: dict
+    image: Optional[np.ndarray] = None
+    reconstruction: Optional[np.ndarray] = None
+    heatmap: Optional[np.ndarray] = None
+
+
+def score_uploads(scorer, calibration, files: Sequence[tuple[str, bytes]]) -> list[UploadScore]:
+    """Score in-memory files (name, bytes), e.g. dashboard uploads; a bad file gets an error row."""
+    items = []
+    for index, (name, content) in enumerate(files):
+        try:
+            items.append(InputItem(index=index, path=name, image=read_image(content)))
+        except ImageError as exc:
+            items.append(InputItem(index=index, path=name, error=str(exc)))
+    rows_by_index, result, good = _score_chunk(scorer, calibration, items)
+    scores = [UploadScore(row=rows_by_index[item.index]) for item in items]
+    for position, item in enumerate(good):
+        scores[item.index].image = item.image
+        scores[item.index].reconstruction = from_model_range(result.reconstruction[position][None])[0]
+        scores[item.index].heatmap = heatmap_rgb(result.anomaly_map[position])
+    return scores
 
 
 def _base_row(item: InputItem, scorer) -> dict:
@@ -303,20 +341,41 @@ def score_to_csv(
     return ScoreSummary(total=len(source), scored=scored, errors=errors, skipped=len(done), seconds=time.perf_counter() - started)
 
 
-def read_results(path: os.PathLike | str):
-    """Read a results CSV written by :func:`score_to_csv` into a pandas DataFrame."""
+def find_results(root: os.PathLike | str, max_files: int = 500) -> list[Path]:
+    """Results CSVs written by :func:`score_to_csv` below ``root`` (checked by their header)."""
+    header = ",".join(RESULT_COLUMNS)
+    found = []
+    for path in sorted(Path(root).rglob("*.csv")):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                if handle.readline().strip() == header:
+                    found.append(path)
+        except (OSError, UnicodeDecodeError):
+            continue
+        if len(found) >= max_files:
+            break
+    return found
+
+
+def read_results(path):
+    """Read a results CSV written by :func:`score_to_csv` (a path or a binary file object) into a DataFrame."""
     import pandas as pd
 
-    path = Path(path)
-    if not path.is_file():
-        raise AnoganError(f"results file not found: {path}")
+    if isinstance(path, (str, os.PathLike)):
+        path = Path(path)
+        if not path.is_file():
+            raise AnoganError(f"results file not found: {path}")
     try:
         frame = pd.read_csv(path, keep_default_na=False, na_values={"score": [""], "residual_score": [""],
                                                                      "discrimination_score": [""],
                                                                      "normalized_score": [""]})
     except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise AnoganError(f"{path}: not a readable results CSV ({exc})") from None
+        raise AnoganError(f"{_name(path)}: not a readable results CSV ({exc})") from None
     missing = [c for c in ("index", "label", "score", "is_anomaly", "error") if c not in frame.columns]
     if missing:
-        raise AnoganError(f"{path}: missing columns {', '.join(missing)}; is it a file written by 'anogan score'?")
+        raise AnoganError(f"{_name(path)}: missing columns {', '.join(missing)}; is it a file written by 'anogan score'?")
     return frame
+
+
+def _name(source) -> str:
+    return str(getattr(source, "name", source))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -159,6 +161,16 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", required=True, metavar="DIR", help="folder for the result files and summaries")
     _add_scoring_options(bench)
     bench.set_defaults(handler=_benchmark)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="open the Streamlit dashboard",
+        description="Start the Streamlit dashboard (dashboard/app.py) over a runs directory. Extra arguments "
+        "after -- go to 'streamlit run' (e.g. -- --server.port 8600 --server.headless true).",
+    )
+    dashboard.add_argument("--runs-dir", default=os.environ.get("ANOGAN_RUNS_DIR", "runs"),
+                           help="folder holding model bundles and results (default runs/, or $ANOGAN_RUNS_DIR)")
+    dashboard.add_argument("streamlit_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    dashboard.set_defaults(handler=_dashboard)
     return parser
 
 
@@ -304,6 +316,26 @@ def _benchmark(args: argparse.Namespace) -> int:
     if table:
         print(table.read_text())
     return 0
+
+
+def dashboard_app_path() -> Path:
+    """The dashboard's entry script, next to the anogan package in a source checkout."""
+    return Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    import subprocess
+
+    app = dashboard_app_path()
+    if not app.is_file():
+        raise AnoganError(f"dashboard not found at {app}; install anogan from a source checkout (pip install -e .)")
+    runs = Path(args.runs_dir).resolve()
+    if not runs.is_dir():
+        raise AnoganError(f"runs directory not found: {runs}")
+    extra = [a for a in args.streamlit_args if a != "--"]
+    env = {**os.environ, "ANOGAN_RUNS_DIR": str(runs)}
+    print(f"dashboard over {runs}", flush=True)
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), *extra], env=env)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

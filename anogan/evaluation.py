@@ -9,7 +9,6 @@ figure for comparison only.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -17,7 +16,6 @@ import numpy as np
 
 from anogan.artifacts import atomic_path, write_json_atomic
 from anogan.batch import read_results
-from anogan.errors import AnoganError
 
 
 def _as_bool(values) -> np.ndarray:
@@ -39,7 +37,7 @@ def compute_metrics(frame) -> dict:
         >>> round(metrics["auroc"], 3)  # doctest: +SKIP
         0.97
     """
-    from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
+    from sklearn.metrics import average_precision_score, roc_auc_score
 
     from anogan.thresholds import f1_max_threshold
 
@@ -55,25 +53,46 @@ def compute_metrics(frame) -> dict:
     if metrics["n_normal"] == 0 or metrics["n_anomaly"] == 0:
         metrics["note"] = "AUROC, AUPRC and F1 need both normal and anomaly rows"
     else:
-        predicted = _as_bool(scored["is_anomaly"]).astype(int)
-        tn, fp, fn, tp = (int(v) for v in confusion_matrix(y_true, predicted, labels=[0, 1]).ravel())
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
         f1_threshold, f1_max = f1_max_threshold(y_true, scores)
         metrics.update(
             auroc=float(roc_auc_score(y_true, scores)),
             auprc=float(average_precision_score(y_true, scores)),
             f1_max=f1_max,
             f1_max_threshold=f1_threshold,
-            at_bundle_threshold={
-                "precision": precision,
-                "recall": recall,
-                "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-                "tp": tp, "fp": fp, "tn": tn, "fn": fn,
-            },
+            at_bundle_threshold=confusion(y_true, _as_bool(scored["is_anomaly"]).astype(int)),
         )
     metrics["per_class"] = per_class_summary(frame)
     return metrics
+
+
+def confusion(y_true: np.ndarray, predicted: np.ndarray) -> dict:
+    """Counts, precision, recall and F1 of binary predictions (anomaly = 1)."""
+    from sklearn.metrics import confusion_matrix
+
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(y_true, predicted, labels=[0, 1]).ravel())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+
+
+def confusion_at(frame, threshold: float) -> dict:
+    """:func:`confusion` of the labelled rows when images scoring above ``threshold`` are called anomalies."""
+    _, y_true, scores = labelled_scores(frame)
+    return confusion(y_true, (scores > threshold).astype(int))
+
+
+def curves(frame):
+    """ROC and precision-recall curve points of the labelled rows, as two DataFrames."""
+    import pandas as pd
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    _, y_true, scores = labelled_scores(frame)
+    fpr, tpr, roc_thresholds = roc_curve(y_true, scores)
+    precision, recall, pr_thresholds = precision_recall_curve(y_true, scores)
+    roc = pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": roc_thresholds})
+    pr = pd.DataFrame({"precision": precision[:-1], "recall": recall[:-1], "threshold": pr_thresholds})
+    return roc, pr
 
 
 def per_class_summary(frame) -> dict:
@@ -94,24 +113,19 @@ def per_class_summary(frame) -> dict:
 
 def evaluate(results: os.PathLike | str, out: os.PathLike | str) -> dict:
     """Evaluate a results CSV; write ``metrics.json``, curve CSVs and PNG plots to ``out``."""
-    import pandas as pd
-    from sklearn.metrics import precision_recall_curve, roc_curve
-
     frame = read_results(results)
     metrics = compute_metrics(frame)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     metrics["results"] = str(results)
     write_json_atomic(out / "metrics.json", metrics)
-    _, y_true, scores = labelled_scores(frame)
     if "auroc" in metrics:
-        fpr, tpr, roc_thresholds = roc_curve(y_true, scores)
-        precision, recall, pr_thresholds = precision_recall_curve(y_true, scores)
+        roc, pr = curves(frame)
         with atomic_path(out / "roc.csv") as temp:
-            pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": roc_thresholds}).to_csv(temp, index=False)
+            roc.to_csv(temp, index=False)
         with atomic_path(out / "pr.csv") as temp:
-            pd.DataFrame({"precision": precision[:-1], "recall": recall[:-1], "threshold": pr_thresholds}).to_csv(temp, index=False)
-        _plot_curves(out, metrics, fpr, tpr, precision, recall)
+            pr.to_csv(temp, index=False)
+        _plot_curves(out, metrics, roc, pr)
     _plot_histogram(out, frame)
     return metrics
 
@@ -124,20 +138,20 @@ def _save_figure(figure, path: Path) -> None:
     plt.close(figure)
 
 
-def _plot_curves(out: Path, metrics: dict, fpr, tpr, precision, recall) -> None:
+def _plot_curves(out: Path, metrics: dict, roc, pr) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(4.5, 4.5))
-    axis.plot(fpr, tpr, label=f"AUROC {metrics['auroc']:.3f}")
+    axis.plot(roc["fpr"], roc["tpr"], label=f"AUROC {metrics['auroc']:.3f}")
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     axis.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC ({metrics['method']})")
     axis.legend(loc="lower right")
     _save_figure(figure, out / "roc.png")
     figure, axis = plt.subplots(figsize=(4.5, 4.5))
-    axis.plot(recall, precision, label=f"AUPRC {metrics['auprc']:.3f}")
+    axis.plot(pr["recall"], pr["precision"], label=f"AUPRC {metrics['auprc']:.3f}")
     axis.axhline(metrics["n_anomaly"] / metrics["n_labelled"], linestyle="--", color="grey", label="chance")
     axis.set(xlabel="recall", ylabel="precision", title=f"precision-recall ({metrics['method']})")
     axis.legend(loc="lower left")
@@ -160,11 +174,3 @@ def _plot_histogram(out: Path, frame) -> None:
     axis.set(xlabel="anomaly score", ylabel="images", title="score histogram")
     axis.legend()
     _save_figure(figure, out / "histogram.png")
-
-
-def load_metrics(path: os.PathLike | str) -> dict:
-    path = Path(path)
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AnoganError(f"{path}: cannot read metrics ({exc})") from None

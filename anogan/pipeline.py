@@ -25,12 +25,12 @@ class JobResult:
     metrics: dict = field(default_factory=dict)
 
 
-def prepare_scorer(bundle, method: str, settings: ScoringSettings, progress: bool = True):
-    """A scorer and its calibration: the stored one if its settings match, else a new one saved to the bundle."""
+def prepare_scorer(bundle, method: str, settings: ScoringSettings, progress: bool = True, save: bool = True):
+    """A scorer and its calibration: the stored one if its settings match, else a new one (saved to the bundle if ``save``)."""
     scorer = Scorer(bundle, method, settings)
     calibration = stored_calibration(bundle, method, settings)
     if calibration is None:
-        calibration = calibrate(bundle, method, settings, scorer=scorer)
+        calibration = calibrate(bundle, method, settings, scorer=scorer, save=save)
         if progress:
             print(f"calibrated {method} on {len(calibration.validation_scores)} normal validation images: "
                   f"threshold {calibration.threshold:.6g} ({calibration.rule})", flush=True)
@@ -74,7 +74,8 @@ def run_job(
     for method in methods:
         scorer, calibration = prepare_scorer(bundle, method, settings, progress)
         results = out / f"results_{method}.csv"
-        score_to_csv(source, scorer, calibration, results, resume=True, progress=progress)
+        score_to_csv(source, scorer, calibration, results, maps_dir=out / f"maps_{method}", resume=True,
+                     progress=progress)
         job.results[method] = results
         job.metrics[method] = evaluate(results, out / f"evaluation_{method}")
     return job

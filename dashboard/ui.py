@@ -1,0 +1,77 @@
+"""Shared pieces of the dashboard pages: the runs directory, cached bundles, per-session scorers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import streamlit as st
+
+import anogan  # noqa: F401  (quiets TensorFlow's start-up log)
+from anogan.artifacts import find_bundles, load_bundle, resolve_under
+from anogan.batch import find_results
+from anogan.errors import AnoganError
+
+RUNS_DIR_ENV = "ANOGAN_RUNS_DIR"
+
+
+def runs_dir() -> Path:
+    return Path(os.environ.get(RUNS_DIR_ENV, "runs")).resolve()
+
+
+@st.cache_resource(max_entries=8, show_spinner="loading model bundle…")
+def _load_bundle(path: str, modified: float):
+    return load_bundle(path)
+
+
+def cached_bundle(path: Path):
+    """The bundle at ``path``, loaded once per (path, modification time of bundle.json)."""
+    return _load_bundle(str(path), (path / "bundle.json").stat().st_mtime)
+
+
+def choose_bundle(key: str) -> Optional[Path]:
+    """A bundle picked from the runs directory, or ``None`` (with a hint) when there is none."""
+    root = runs_dir()
+    bundles = find_bundles(root)
+    if not bundles:
+        st.info(f"No model bundle under `{root}`. Run `anogan run` (or `anogan train`) first, "
+                f"or point the dashboard elsewhere with `anogan dashboard --runs-dir DIR`.")
+        return None
+    labels = [str(b.relative_to(root)) or "." for b in bundles]
+    choice = st.selectbox("Model bundle", labels, key=key)
+    return resolve_under(root, choice)
+
+
+def choose_results_file(key: str) -> Optional[Path]:
+    root = runs_dir()
+    files = find_results(root)
+    if not files:
+        return None
+    labels = [str(f.relative_to(root)) for f in files]
+    return resolve_under(root, st.selectbox("Results file", labels, key=key))
+
+
+def session_scorer(bundle_path: Path, method: str):
+    """A scorer and calibration private to this browser session (no inversion state is shared)."""
+    from anogan.pipeline import prepare_scorer
+    from anogan.scoring import ScoringSettings
+
+    bundle = cached_bundle(bundle_path)
+    key = (str(bundle_path), (bundle_path / "bundle.json").stat().st_mtime, method)
+    scorers = st.session_state.setdefault("scorers", {})
+    if key not in scorers:
+        with st.spinner(f"preparing the {method} scorer…"):
+            scorers[key] = prepare_scorer(bundle, method, ScoringSettings(), progress=False, save=False)
+    return scorers[key]
+
+
+def safe_image_path(value) -> Optional[Path]:
+    """A file path from a results row, if it is a file inside the runs directory."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        path = resolve_under(runs_dir(), value)
+    except AnoganError:
+        return None
+    return path if path.is_file() else None

@@ -1,0 +1,59 @@
+"""What the scores mean, how thresholds are chosen, the protocol."""
+
+import pandas as pd
+import streamlit as st
+
+from anogan.errors import AnoganError
+from ui import cached_bundle, choose_bundle
+
+st.title("About anogan")
+st.markdown(
+    """
+**The model.** A DCGAN (the TensorFlow tutorial's generator and discriminator) is trained on
+*normal* images only. It learns to draw normal images and nothing else, so an image it cannot
+reproduce is likely an anomaly.
+
+**The scores** (higher = more anomalous):
+
+* **anogan** — AnoGAN (Schlegl et al. 2017): search a latent code *z* so that G(*z*) matches the
+  image, minimising (1 − λ)·Σ|x − G(z)| + λ·Σ|f(x) − f(G(z))| for Γ = 500 Adam steps (λ = 0.1;
+  *f* is the discriminator's last convolutional feature map). The score is that loss at the last step.
+* **encoder** — f-AnoGAN izi_f (Schlegl et al. 2019): an encoder trained with G and D frozen maps
+  the image to *z* in one pass; score = MSE(x, G(E(x))) + κ·MSE(f(x), f(G(E(x)))), κ = 1.
+* **hybrid** — the encoder's *z* refined by a few AnoGAN steps; scored like anogan.
+
+The **residual map** |x − G(z)| shows *where* the image differs from what the model can draw.
+
+**Thresholds** are set on a held-out split of *normal* training images (never on the data being
+evaluated): by default the 99th percentile of their scores, so about 1 % of normal images are
+flagged; with labelled anomalies from a validation set, the F1-maximising threshold. The
+**normalized score** maps a score to [0, 1] with 0.5 at the threshold.
+
+**Protocol.** One-class: one (or more) classes are normal, every other class is an anomaly;
+models train on normal training images only; results are reported on the official test split
+as AUROC (threshold-free), AUPRC and F1.
+"""
+)
+run = choose_bundle("about_bundle")
+if run is not None:
+    try:
+        bundle = cached_bundle(run)
+    except AnoganError as exc:
+        st.error(str(exc))
+        st.stop()
+    meta = bundle.metadata
+    st.subheader("This bundle")
+    st.write(f"Dataset **{meta['dataset']['name']}**, normal class(es) "
+             f"**{', '.join(bundle.class_names[c] for c in bundle.normal_classes)}**, "
+             f"{meta['training']['epochs']} epochs, seed {meta['seed']}, "
+             f"{meta['training']['n_train']} training and {meta['training']['n_val']} validation images.")
+    calibration = meta.get("calibration", {})
+    if calibration:
+        st.table(pd.DataFrame([
+            {"method": method, "threshold": c["threshold"], "rule": c["rule"],
+             "normal validation images": c["validation_summary"]["n"],
+             "settings": ", ".join(f"{k}={v}" for k, v in c["settings"].items())}
+            for method, c in calibration.items()
+        ]))
+    else:
+        st.info("No method is calibrated yet; scoring calibrates on first use.")

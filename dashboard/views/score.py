@@ -1,0 +1,51 @@
+"""Score uploaded images against a model bundle."""
+
+import pandas as pd
+import streamlit as st
+
+from anogan.batch import RESULT_COLUMNS, score_uploads
+from anogan.errors import AnoganError
+from ui import cached_bundle, choose_bundle, session_scorer
+
+st.title("Score images")
+bundle_path = choose_bundle("score_bundle")
+if bundle_path is not None:
+    try:
+        bundle = cached_bundle(bundle_path)
+    except AnoganError as exc:
+        st.error(f"Cannot open this bundle: {exc}")
+        st.stop()
+    methods = ["encoder", "hybrid", "anogan"] if bundle.encoder is not None else ["anogan"]
+    method = st.radio("Method", methods, horizontal=True, key="score_method",
+                      help="encoder: one forward pass (fast). hybrid: encoder + a few inversion steps. "
+                      "anogan: 500-step latent inversion per image (slow on CPU).")
+    normal = ", ".join(bundle.class_names[c] for c in bundle.normal_classes)
+    st.caption(f"Normal class(es): {normal}. Images are converted to 28×28 grayscale, white on black.")
+    uploads = st.file_uploader("Images (PNG, JPEG, …)", accept_multiple_files=True, key="score_uploads")
+    if uploads:
+        try:
+            scorer, calibration = session_scorer(bundle_path, method)
+        except AnoganError as exc:
+            st.error(str(exc))
+            st.stop()
+        with st.spinner(f"scoring {len(uploads)} image(s) with {method}…"):
+            results = score_uploads(scorer, calibration, [(u.name, u.getvalue()) for u in uploads])
+        st.caption(f"Threshold {calibration.threshold:.5g} ({calibration.rule} of normal validation scores); "
+                   "normalized score 0.5 = at the threshold.")
+        for result in results:
+            row = result.row
+            if row["error"]:
+                st.error(f"**{row['path']}**: {row['error']}")
+                continue
+            verdict = "anomaly" if row["is_anomaly"] else "normal"
+            with st.container(border=True):
+                st.markdown(f"**{row['path']}** — {verdict}")
+                left, middle, right, numbers = st.columns([1, 1, 1, 2])
+                left.image(result.image, caption="input", width=112)
+                middle.image(result.reconstruction, caption="reconstruction G(z)", width=112)
+                right.image(result.heatmap, caption="residual |x − G(z)|", width=112)
+                numbers.metric("score", f"{row['score']:.5g}")
+                numbers.metric("normalized score", f"{row['normalized_score']:.3f}")
+        table = pd.DataFrame([r.row for r in results], columns=RESULT_COLUMNS).drop(
+            columns=["reconstruction", "anomaly_map", "class", "label"])
+        st.download_button("Download scores (CSV)", table.to_csv(index=False), "scores.csv", "text/csv")

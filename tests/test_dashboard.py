@@ -1,0 +1,101 @@
+"""The Streamlit dashboard, page by page, with streamlit.testing's AppTest."""
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from anogan.batch import open_input, score_to_csv
+from anogan.scoring import Scorer
+from anogan.thresholds import calibrate
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
+
+
+@pytest.fixture(scope="module")
+def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
+    root = tmp_path_factory.mktemp("dashboard_runs")
+    run = root / "shapes"
+    shutil.copytree(scoring_bundle.path, run)
+    from anogan.artifacts import load_bundle
+
+    bundle = load_bundle(run)
+    scorer = Scorer(bundle, "encoder")
+    calibration = calibrate(bundle, "encoder", scorer=scorer)
+    images = root / "inputs"
+    np.savez(root / "test.npz", x=shapes_dataset.x_test, y=shapes_dataset.y_test)
+    score_to_csv(open_input(str(root / "test.npz")), scorer, calibration, run / "results_encoder.csv",
+                 maps_dir=run / "maps_encoder", progress=False)
+    return root
+
+
+@pytest.fixture
+def app(runs_dir, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("ANOGAN_RUNS_DIR", str(runs_dir))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _png(array) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_score_page_scores_a_good_upload_and_reports_a_bad_one(app, shapes_dataset):
+    assert app.title[0].value == "Score images"
+    app.file_uploader(key="score_uploads").set_value([
+        ("disc.png", _png(shapes_dataset.x_test[0]), "image/png"),
+        ("broken.png", b"\x89PNG\r\n\x1a\n broken", "image/png"),
+    ])
+    app.run()
+    assert not app.exception
+    assert any("broken.png" in e.value and "not a recognised image" in e.value for e in app.error)
+    labels = [m.label for m in app.metric]
+    assert "score" in labels and "normalized score" in labels
+    assert any(m.label == "normalized score" and 0 <= float(m.value) <= 1 for m in app.metric)
+
+
+def test_results_page_threshold_slider_moves_the_confusion_matrix(app):
+    app.switch_page("views/results.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Results"
+    before = app.table[0].value.copy()
+    slider = app.slider(key="threshold")
+    slider.set_value(slider.min).run()
+    assert not app.exception
+    after = app.table[0].value
+    total = int(after.to_numpy().sum())
+    assert int(after["called anomaly"].sum()) == total - 1  # only the lowest score is not above the threshold
+    assert not before.equals(after)
+
+
+def test_training_page_shows_losses_and_samples(app):
+    app.switch_page("views/training.py").run()
+    assert not app.exception
+    assert app.title[0].value == "Training"
+    assert any("epochs" in c.value for c in app.caption)
+
+
+def test_about_page_shows_the_bundles_calibration(app):
+    app.switch_page("views/about.py").run()
+    assert not app.exception
+    assert app.table[0].value["method"].tolist() == ["encoder"]
+
+
+def test_pages_explain_an_empty_runs_directory(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("ANOGAN_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception and "No model bundle" in at.info[0].value
+    at.switch_page("views/results.py").run()
+    assert not at.exception and "No results file" in at.info[0].value
