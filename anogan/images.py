@@ -126,8 +126,8 @@ def read_image(source: ImageSource) -> np.ndarray:
         raise
     except UnidentifiedImageError:
         raise ImageError("not a recognised image file") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"image too large: {exc}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"image too large (its header claims over {MAX_PIXELS} pixels)") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageError(f"corrupt or truncated image data: {exc}") from None
     return _fit_to_square(_to_gray_array(image))

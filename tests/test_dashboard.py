@@ -15,7 +15,7 @@ from anogan.thresholds import calibrate
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
     root = tmp_path_factory.mktemp("dashboard_runs")
     run = root / "shapes"
@@ -25,7 +25,6 @@ def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
     bundle = load_bundle(run)
     scorer = Scorer(bundle, "encoder")
     calibration = calibrate(bundle, "encoder", scorer=scorer)
-    images = root / "inputs"
     np.savez(root / "test.npz", x=shapes_dataset.x_test, y=shapes_dataset.y_test)
     score_to_csv(open_input(str(root / "test.npz")), scorer, calibration, run / "results_encoder.csv",
                  maps_dir=run / "maps_encoder", progress=False)
@@ -99,3 +98,27 @@ def test_pages_explain_an_empty_runs_directory(tmp_path, monkeypatch):
     assert not at.exception and "No model bundle" in at.info[0].value
     at.switch_page("views/results.py").run()
     assert not at.exception and "No results file" in at.info[0].value
+
+
+def test_every_page_renders_in_headless_chromium(runs_dir):
+    """A real browser: each page finishes its script without a Streamlit exception."""
+    import os
+    import sys
+
+    required = os.environ.get("ANOGAN_REQUIRE_BROWSER") == "1"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        if required:
+            raise
+        pytest.skip("playwright is not installed")
+    if not Path("/usr/bin/chromium").exists():
+        if required:
+            pytest.fail("/usr/bin/chromium is missing (apt-get install chromium)")
+        pytest.skip("Debian's chromium is not installed")
+    sys.path.insert(0, str(Path(APP).parent))
+    from browser_check import check_pages, serve_dashboard
+
+    with serve_dashboard(runs_dir) as url:
+        titles = check_pages(url)
+    assert titles == {"score": "Score images", "results": "Results", "training": "Training", "about": "About anogan"}
