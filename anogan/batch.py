@@ -11,8 +11,9 @@ Inputs (:func:`open_input`):
 
 Rows (:data:`RESULT_COLUMNS`) carry the input's ``index`` (its position in
 the input), ``path``, ``class``, ``label`` (``normal``/``anomaly`` when the
-class is known to the bundle), every score, ``normalized_score``,
-``is_anomaly`` and ``error``. A file that cannot be decoded gets a row with
+class is known to the bundle), every score, ``normalized_score``, the
+``threshold``, ``is_anomaly``, the map files (``reconstruction``,
+``anomaly_map``, relative to the results file) and ``error``. A file that cannot be decoded gets a row with
 the reason in ``error`` and the batch goes on.
 
 Images are decoded and scored one chunk at a time, so memory does not grow
@@ -329,6 +330,10 @@ def score_to_csv(
         for start in range(0, len(pending), chunk_size):
             items = [source.item(i) for i in pending[start : start + chunk_size]]
             rows = score_items(scorer, calibration, items, maps_dir)
+            for row in rows:
+                for key in ("reconstruction", "anomaly_map"):
+                    if row[key]:  # relative to the results file, so a run folder can move
+                        row[key] = os.path.relpath(row[key], out.parent)
             writer.writerows(rows)
             handle.flush()
             os.fsync(handle.fileno())

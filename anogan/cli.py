@@ -16,12 +16,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from anogan.data import DATASETS
 from anogan.errors import AnoganError
+from anogan.scoring import METHODS
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--dataset", required=True, choices=("mnist", "fashion-mnist", "mnist-5k", "folder"),
+        "--dataset", required=True, choices=DATASETS,
         help="mnist / fashion-mnist (Keras loaders, or local files with --data); "
         "mnist-5k (embedded 5,000-image MNIST subset, offline); folder (--data DIR of class subfolders)",
     )
@@ -82,7 +84,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "Never calibrate on the data you evaluate.",
     )
     calibrate.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
-    calibrate.add_argument("--method", required=True, choices=METHOD_CHOICES, help="scoring method")
+    calibrate.add_argument("--method", required=True, choices=METHODS, help="scoring method")
     calibrate.add_argument("--percentile", type=float, default=99.0,
                            help="threshold = this percentile of normal validation scores (default 99)")
     calibrate.add_argument("--anomalies", metavar="INPUT",
@@ -101,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="a folder of images (recursive; the parent folder name is the class), an .npz "
                        "with x (and optional y), or a dataset split such as mnist:test")
     score.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
-    score.add_argument("--method", required=True, choices=METHOD_CHOICES, help="scoring method")
+    score.add_argument("--method", required=True, choices=METHODS, help="scoring method")
     score.add_argument("--out", required=True, metavar="RESULTS_CSV", help="the results file")
     score.add_argument("--data", metavar="PATH", help="local data files for a dataset split INPUT")
     score.add_argument("--maps", metavar="DIR", help="write reconstruction and residual heat-map PNGs here")
@@ -126,12 +128,12 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Run the whole job on one dataset (default: the embedded mnist-5k, normal digit 0). "
         "Stages already finished in --out are skipped, so an interrupted job continues where it stopped.",
     )
-    run.add_argument("--dataset", default="mnist-5k", choices=("mnist", "fashion-mnist", "mnist-5k", "folder"),
+    run.add_argument("--dataset", default="mnist-5k", choices=DATASETS,
                      help="data source (default mnist-5k, embedded)")
     run.add_argument("--data", metavar="PATH", help="local data files (see 'anogan train --help')")
     run.add_argument("--normal", action="append", metavar="CLASS", help="a normal class; repeatable (default 0)")
-    run.add_argument("--epochs", type=int, default=60, help="GAN epochs (default 60)")
-    run.add_argument("--batch-size", type=int, default=64, help="GAN batch size (default 64)")
+    run.add_argument("--epochs", type=int, default=200, help="GAN epochs (default 200)")
+    run.add_argument("--batch-size", type=int, default=32, help="GAN batch size (default 32)")
     run.add_argument("--encoder-epochs", type=int, default=30, help="encoder epochs (default 30)")
     run.add_argument("--methods", default="encoder,hybrid",
                      help="comma-separated scoring methods (default encoder,hybrid; anogan is slow)")
@@ -173,8 +175,6 @@ def _build_parser() -> argparse.ArgumentParser:
     dashboard.set_defaults(handler=_dashboard)
     return parser
 
-
-METHOD_CHOICES = ("anogan", "encoder", "hybrid")
 
 
 def _add_scoring_options(parser: argparse.ArgumentParser) -> None:

@@ -39,7 +39,7 @@ class Detector:
     Example:
         >>> from anogan.data import load_dataset
         >>> ds = load_dataset("mnist-5k")
-        >>> detector = Detector(epochs=60).fit(ds.x_train[ds.y_train == 0])  # doctest: +SKIP
+        >>> detector = Detector().fit(ds.x_train[ds.y_train == 0])  # doctest: +SKIP
         >>> detector.predict(ds.x_test[:5])  # doctest: +SKIP
         array([0, 0, 0, 0, 0])
     """
@@ -47,8 +47,8 @@ class Detector:
     def __init__(
         self,
         method: str = "encoder",
-        epochs: int = 60,
-        batch_size: int = 64,
+        epochs: int = 200,
+        batch_size: int = 32,
         encoder_epochs: int = 30,
         val_fraction: float = 0.1,
         percentile: float = 99.0,

@@ -66,12 +66,12 @@ def session_scorer(bundle_path: Path, method: str):
     return scorers[key]
 
 
-def safe_image_path(value) -> Optional[Path]:
-    """A file path from a results row, if it is a file inside the runs directory."""
+def safe_image_path(value, base: Optional[Path] = None) -> Optional[Path]:
+    """A file named in a results row (relative to ``base``, the results file's folder), if inside the runs directory."""
     if not isinstance(value, str) or not value:
         return None
     try:
-        path = resolve_under(runs_dir(), value)
+        path = resolve_under(runs_dir(), (base / value) if base is not None else value)
     except AnoganError:
         return None
     return path if path.is_file() else None

@@ -58,8 +58,9 @@ def test_maps_are_written_per_image(image_folder, encoder_scorer, tmp_path):
                  maps_dir=tmp_path / "maps", progress=False)
     good = [row for row in _rows(tmp_path / "r.csv") if not row["error"]]
     for row in good:
-        assert Image.open(row["reconstruction"]).size == (28, 28)
-        assert Image.open(row["anomaly_map"]).mode == "RGB"
+        assert not row["anomaly_map"].startswith("/")
+        assert Image.open(tmp_path / row["reconstruction"]).size == (28, 28)
+        assert Image.open(tmp_path / row["anomaly_map"]).mode == "RGB"
 
 
 def test_npz_input_and_seeded_subset(tmp_path, shapes_dataset, encoder_scorer):

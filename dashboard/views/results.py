@@ -105,11 +105,12 @@ gallery = ranked.head(8)
 shown = 0
 cells = st.columns(4)
 for _, row in gallery.iterrows():
-    recon, heat = safe_image_path(row.get("reconstruction")), safe_image_path(row.get("anomaly_map"))
+    base = source.parent if uploaded is None and source is not None else None
+    recon, heat = safe_image_path(row.get("reconstruction"), base), safe_image_path(row.get("anomaly_map"), base)
     if heat is None:
         continue
     with cells[shown % 4]:
-        original = safe_image_path(row.get("path"))
+        original = safe_image_path(row.get("path"), base)
         images = [str(p) for p in (original, recon, heat) if p is not None]
         st.image(images, width=84)
         st.caption(f"#{row['index']} class {row['class']} · score {row['score']:.4g}")
