@@ -33,3 +33,16 @@ def test_train_command_writes_a_bundle(tmp_path, shapes_npz, capsys):
     assert main(argv) == 0
     assert (out / "bundle.json").is_file()
     assert "model bundle:" in capsys.readouterr().out
+
+
+def test_dashboard_refuses_a_missing_runs_directory(tmp_path, capsys):
+    assert main(["dashboard", "--runs-dir", str(tmp_path / "absent")]) == 2
+    assert "runs directory not found" in capsys.readouterr().err
+
+
+def test_every_command_has_help(capsys):
+    for command in ("train", "train-encoder", "calibrate", "score", "evaluate", "run", "benchmark", "dashboard"):
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--help"])
+        assert exit_info.value.code == 0
+        assert "usage: anogan " + command in capsys.readouterr().out
