@@ -1,6 +1,7 @@
 """Open every dashboard page in headless Chromium and fail on any Streamlit exception.
 
-    python dashboard/browser_check.py --runs-dir runs --screenshots docs/
+    python dashboard/browser_check.py --runs-dir runs --screenshots docs \
+        --upload data/samples/0/mnist5k_test_0000.png data/samples/7/*.png
 
 Used by the browser test and to make the README's screenshots. Needs
 Debian's Chromium (``apt-get install chromium``) and the ``playwright``
@@ -18,7 +19,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 APP = Path(__file__).resolve().parent / "app.py"
 CHROMIUM = "/usr/bin/chromium"
@@ -64,18 +65,26 @@ def serve_dashboard(runs_dir: Path, port: Optional[int] = None, timeout: float =
             process.kill()
 
 
-def check_pages(url: str, screenshots: Optional[Path] = None, timeout_ms: int = 180_000) -> dict[str, str]:
-    """Visit every page; return {page: title}. Raises AssertionError on a Streamlit exception."""
+def check_pages(url: str, screenshots: Optional[Path] = None, uploads: Sequence[Path] = (),
+                timeout_ms: int = 180_000) -> dict[str, str]:
+    """Visit every page; return {page: title}. Raises AssertionError on a Streamlit exception.
+
+    ``uploads`` are given to the score page's file uploader, as a user would.
+    """
     from playwright.sync_api import sync_playwright
 
+    finished = "[data-testid='stApp'][data-test-script-state='notRunning'] h1"
     titles = {}
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page = browser.new_page(viewport={"width": 1280, "height": 2000})
         for name, path in PAGES.items():
             page.goto(f"{url}/{path}")
-            page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning'] h1",
-                                   timeout=timeout_ms)
+            page.wait_for_selector(finished, timeout=timeout_ms)
+            if name == "score" and uploads:
+                page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files([str(u) for u in uploads])
+                page.wait_for_selector("[data-testid='stMetric'], [data-testid='stAlert']", timeout=timeout_ms)
+                page.wait_for_selector(finished, timeout=timeout_ms)
             page.wait_for_timeout(1500)  # let charts and images finish drawing
             exceptions = page.locator("[data-testid='stException']")
             if exceptions.count():
@@ -92,9 +101,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--screenshots", type=Path, help="save a full-page PNG of each page here")
+    parser.add_argument("--upload", type=Path, nargs="*", default=[], help="files to upload on the score page")
     args = parser.parse_args()
     with serve_dashboard(Path(args.runs_dir)) as url:
-        for name, title in check_pages(url, args.screenshots).items():
+        for name, title in check_pages(url, args.screenshots, args.upload).items():
             print(f"{name}: '{title}' rendered without exception")
     return 0
 

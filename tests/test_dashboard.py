@@ -119,8 +119,9 @@ def test_every_page_renders_in_headless_chromium(runs_dir):
     sys.path.insert(0, str(Path(APP).parent))
     from browser_check import check_pages, serve_dashboard
 
+    samples = sorted((Path(APP).parents[1] / "data" / "samples").glob("*/*.png"))[:3]
     with serve_dashboard(runs_dir) as url:
-        titles = check_pages(url)
+        titles = check_pages(url, uploads=[*samples, Path(__file__)])
     assert titles == {"score": "Score images", "results": "Results", "training": "Training", "about": "About anogan"}
 
 
