@@ -13,45 +13,74 @@ from keras import layers
 LATENT_DIM = 100
 IMAGE_SHAPE = (28, 28, 1)
 FEATURE_LAYER = "features"
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
-def make_generator(latent_dim: int = LATENT_DIM) -> keras.Model:
-    """z (latent_dim,) -> image (28, 28, 1) in [-1, 1]."""
+def _check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        from anogan.errors import AnoganError
+
+        raise AnoganError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+
+
+def make_generator(latent_dim: int = LATENT_DIM, precision: str = "float32") -> keras.Model:
+    """z (latent_dim,) -> image (28, 28, 1) in [-1, 1].
+
+    ``precision="mixed_bfloat16"`` computes the hidden layers in bfloat16
+    (weights stay float32) and the output layer in float32: a training speed
+    option, measured against the float32 default in the README.
+    """
+    _check_precision(precision)
+    hidden = {"dtype": precision}
     return keras.Sequential(
         [
             keras.Input((latent_dim,)),
-            layers.Dense(7 * 7 * 256, use_bias=False),
-            layers.BatchNormalization(),
-            layers.LeakyReLU(),
-            layers.Reshape((7, 7, 256)),
-            layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False),
-            layers.BatchNormalization(),
-            layers.LeakyReLU(),
-            layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False),
-            layers.BatchNormalization(),
-            layers.LeakyReLU(),
-            layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False, activation="tanh"),
+            layers.Dense(7 * 7 * 256, use_bias=False, **hidden),
+            layers.BatchNormalization(**hidden),
+            layers.LeakyReLU(**hidden),
+            layers.Reshape((7, 7, 256), **hidden),
+            layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False, **hidden),
+            layers.BatchNormalization(**hidden),
+            layers.LeakyReLU(**hidden),
+            layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False, **hidden),
+            layers.BatchNormalization(**hidden),
+            layers.LeakyReLU(**hidden),
+            layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False, activation="tanh",
+                                   dtype="float32"),
         ],
         name="generator",
     )
 
 
-def make_discriminator() -> keras.Model:
-    """image (28, 28, 1) -> one real/fake logit."""
+def make_discriminator(precision: str = "float32") -> keras.Model:
+    """image (28, 28, 1) -> one real/fake logit (see :func:`make_generator` for ``precision``)."""
+    _check_precision(precision)
+    hidden = {"dtype": precision}
     return keras.Sequential(
         [
             keras.Input(IMAGE_SHAPE),
-            layers.Conv2D(64, 5, strides=2, padding="same"),
-            layers.LeakyReLU(),
-            layers.Dropout(0.3),
-            layers.Conv2D(128, 5, strides=2, padding="same"),
-            layers.LeakyReLU(),
-            layers.Dropout(0.3),
-            layers.Flatten(name=FEATURE_LAYER),
-            layers.Dense(1),
+            layers.Conv2D(64, 5, strides=2, padding="same", **hidden),
+            layers.LeakyReLU(**hidden),
+            layers.Dropout(0.3, **hidden),
+            layers.Conv2D(128, 5, strides=2, padding="same", **hidden),
+            layers.LeakyReLU(**hidden),
+            layers.Dropout(0.3, **hidden),
+            layers.Flatten(name=FEATURE_LAYER, dtype="float32"),
+            layers.Dense(1, dtype="float32"),
         ],
         name="discriminator",
     )
+
+
+def as_float32(model: keras.Model, builder, *args) -> keras.Model:
+    """A float32 copy of a (possibly mixed-precision) model, built by ``builder(*args)``.
+
+    Mixed-precision models keep float32 weights, so the copy is exact; scoring
+    then always runs in float32 whatever precision trained the model.
+    """
+    copy = builder(*args)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def make_feature_extractor(discriminator: keras.Model) -> keras.Model:

@@ -59,6 +59,7 @@ class TrainConfig:
     latent_dim: int = 100
     val_fraction: float = 0.1
     jit_compile: bool = False
+    precision: str = "float32"
 
     def validate(self) -> None:
         if self.epochs < 1:
@@ -67,6 +68,9 @@ class TrainConfig:
             raise AnoganError(f"batch size must be at least 1, got {self.batch_size}")
         if self.latent_dim < 1:
             raise AnoganError(f"latent size must be at least 1, got {self.latent_dim}")
+        from anogan.models import _check_precision
+
+        _check_precision(self.precision)
 
     def resume_key(self) -> dict:
         """The settings a resumed run must share with the original (all but ``epochs``)."""
@@ -256,6 +260,7 @@ def train(
     latent_dim: int = 100,
     val_fraction: float = 0.1,
     jit_compile: bool = False,
+    precision: str = "float32",
     resume: bool = False,
     progress: bool = True,
 ) -> Bundle:
@@ -267,7 +272,7 @@ def train(
         epochs: total number of epochs (a resumed run trains the rest).
         out: the run directory.
         data: local data files (see :func:`anogan.data.load_dataset`).
-        batch_size, seed, latent_dim, val_fraction, jit_compile: see the CLI.
+        batch_size, seed, latent_dim, val_fraction, jit_compile, precision: see the CLI.
         resume: continue a run in ``out`` from its last complete epoch.
         progress: show a progress bar.
 
@@ -287,6 +292,7 @@ def train(
         latent_dim=int(latent_dim),
         val_fraction=float(val_fraction),
         jit_compile=bool(jit_compile),
+        precision=str(precision),
     )
     config.validate()
     split = one_class_split(load_dataset(dataset, data), config.normal, config.val_fraction, config.seed)
@@ -301,7 +307,7 @@ def train_on_split(
     import tensorflow as tf
     from tqdm.auto import tqdm
 
-    from anogan.models import make_discriminator, make_generator
+    from anogan.models import as_float32, make_discriminator, make_generator
 
     run = RunDirectory(out)
     start_epoch = _check_resume(run, config, resume)
@@ -317,7 +323,8 @@ def train_on_split(
         trainer.restore_optimizer_state(state)
     else:
         trainer = GANTrainer(
-            make_generator(config.latent_dim), make_discriminator(), config.seed, config.jit_compile
+            make_generator(config.latent_dim, config.precision), make_discriminator(config.precision),
+            config.seed, config.jit_compile,
         )
     history = run.read_history(start_epoch)
 
@@ -380,8 +387,8 @@ def train_on_split(
             "versions": library_versions(),
             "calibration": {},
         },
-        generator=trainer.generator,
-        discriminator=trainer.discriminator,
+        generator=as_float32(trainer.generator, make_generator, config.latent_dim),
+        discriminator=as_float32(trainer.discriminator, make_discriminator),
     )
     bundle.save(split.x_val)
     return bundle

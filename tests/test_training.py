@@ -108,3 +108,13 @@ def test_xla_step_trains_too(tmp_path, shapes_npz):
     bundle = train("mnist", normal=[0], epochs=1, out=tmp_path / "xla", data=shapes_npz,
                    batch_size=32, jit_compile=True, progress=False)
     assert _history_epochs(bundle.path) == [1]
+
+
+def test_mixed_bfloat16_training_saves_a_float32_bundle(tmp_path, shapes_npz):
+    bundle = train("mnist", normal=[0], epochs=1, out=tmp_path / "bf16", data=shapes_npz, batch_size=32,
+                   precision="mixed_bfloat16", progress=False)
+    loaded = load_bundle(bundle.path)
+    assert all(layer.dtype_policy.name == "float32" for layer in loaded.generator.layers)
+    assert loaded.metadata["training"]["precision"] == "mixed_bfloat16"
+    with pytest.raises(AnoganError, match="precision"):
+        train("mnist", normal=[0], epochs=1, out=tmp_path / "x", data=shapes_npz, precision="float8")
