@@ -297,7 +297,7 @@ def _run(args: argparse.Namespace) -> int:
         settings=_settings(args), limit=args.limit, seed=args.seed,
     )
     print()
-    for method, metrics in job.metrics.items():
+    for metrics in job.metrics.values():
         _print_metrics(metrics)
     print(f"\nmodel bundle:  {job.bundle_path}  (samples in {job.bundle_path / 'samples'})")
     for method, results in job.results.items():
