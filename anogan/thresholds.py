@@ -165,5 +165,10 @@ def calibrate(
     calibration = calibrate_scores(method, settings.relevant_to(method), normal_scores, anomaly_scores, percentile)
     if save:
         bundle.metadata.setdefault("calibration", {})[method] = calibration.to_dict()
-        bundle.save_metadata()
+        try:
+            bundle.save_metadata()
+        except OSError as exc:  # a read-only bundle still scores, with this calibration in memory
+            import logging
+
+            logging.getLogger(__name__).warning("could not store the calibration in %s: %s", bundle.path, exc)
     return calibration

@@ -64,3 +64,12 @@ def test_stored_calibration_must_match_the_settings(scoring_bundle):
 def test_calibration_round_trips_through_a_dict():
     calibration = calibrate_scores("hybrid", {"lam": 0.1}, np.array([1.0, 2.0, 3.0]))
     assert Calibration.from_dict(json.loads(json.dumps(calibration.to_dict()))) == calibration
+
+
+def test_a_read_only_bundle_still_calibrates_in_memory(scoring_bundle, monkeypatch, caplog):
+    def read_only():
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(scoring_bundle, "save_metadata", read_only)
+    calibration = calibrate(scoring_bundle, "encoder")
+    assert calibration.threshold > 0 and "could not store the calibration" in caplog.text
