@@ -173,15 +173,17 @@ def summarize(out, records: Optional[list[dict]] = None) -> Optional[Path]:
     methods = sorted(grouped["method"].unique())
     classes = sorted(grouped["normal_class"].unique())
     header = "| normal class | " + " | ".join(methods) + " |"
-    lines = [f"AUROC (%) on the official test set, mean ± std over seeds (n = seeds); dataset {frame['dataset'].iloc[0]}.", "",
+    lines = [f"AUROC (%) on the official test set of {frame['dataset'].iloc[0]}, per normal class: mean ± std over "
+             "n seeds; the last row averages the classes per seed, then over seeds.", "",
              header, "|" + "---|" * (len(methods) + 1)]
 
     def cell(values) -> str:
         if values.empty:
             return "–"
         row = values.iloc[0]
-        std = 0.0 if np.isnan(row["std"]) else row["std"]
-        return f"{100 * row['mean']:.1f} ± {100 * std:.1f} (n={int(row['count'])})"
+        if int(row["count"]) == 1:
+            return f"{100 * row['mean']:.1f} (n=1)"
+        return f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} (n={int(row['count'])})"
 
     for normal_class in classes:
         cells = [cell(grouped[(grouped.method == m) & (grouped.normal_class == normal_class)]) for m in methods]
@@ -190,8 +192,8 @@ def summarize(out, records: Optional[list[dict]] = None) -> Optional[Path]:
     for method in methods:
         per_seed = frame[frame.method == method].groupby("seed")["auroc"].mean()
         complete = frame[frame.method == method]["normal_class"].nunique()
-        means.append(f"{100 * per_seed.mean():.1f} ± {100 * (per_seed.std() if len(per_seed) > 1 else 0):.1f} "
-                     f"({complete} classes)")
+        spread = f" ± {100 * per_seed.std():.1f}" if len(per_seed) > 1 else ""
+        means.append(f"{100 * per_seed.mean():.1f}{spread} ({complete} classes, {len(per_seed)} seed(s))")
     lines.append("| **mean** | " + " | ".join(means) + " |")
     write_text_atomic(out / "summary.md", "\n".join(lines) + "\n")
     _plot_summary(out / "summary.png", grouped, methods, classes)
