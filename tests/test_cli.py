@@ -46,3 +46,19 @@ def test_every_command_has_help(capsys):
             main([command, "--help"])
         assert exit_info.value.code == 0
         assert "usage: anogan " + command in capsys.readouterr().out
+
+
+def test_calibrate_with_labelled_anomalies_uses_f1_max(tmp_path, scoring_bundle, shapes_dataset, capsys):
+    import json
+    import shutil
+
+    import numpy as np
+
+    model = tmp_path / "model"
+    shutil.copytree(scoring_bundle.path, model)
+    anomalies = tmp_path / "anomalies.npz"
+    np.savez(anomalies, x=shapes_dataset.x_train[shapes_dataset.y_train != 0][:20])
+    assert main(["calibrate", "--model", str(model), "--method", "encoder", "--anomalies", str(anomalies)]) == 0
+    stored = json.loads((model / "bundle.json").read_text())["calibration"]["encoder"]
+    assert stored["rule"] == "f1-max" and stored["n_anomalies"] == 20
+    assert "f1-max" in capsys.readouterr().out
