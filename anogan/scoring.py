@@ -241,7 +241,7 @@ class Scorer:
         image_batch = tf.TensorSpec([None, *bundle.metadata["image_shape"]], tf.float32)
         self._encode = (
             tf.function(self._encode_batch, input_signature=[image_batch])
-            if method in ("encoder", "hybrid") else None
+            if method == "encoder" else None
         )
 
     def _encode_batch(self, x):
@@ -268,7 +268,8 @@ class Scorer:
             return self._score_anogan(images, x)
         if self.method == "encoder":
             return self._score_encoder(x)
-        z0 = np.concatenate([self._encode(x[i : i + 256])[3].numpy() for i in range(0, len(x), 256)])
+        encoder = self.bundle.encoder
+        z0 = np.concatenate([encoder(x[i : i + 256], training=False).numpy() for i in range(0, len(x), 256)])
         return self._inverter.invert(x, z0, self.settings.hybrid_steps)
 
     def _score_encoder(self, x: np.ndarray) -> ScoreBatch:
