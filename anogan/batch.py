@@ -77,6 +77,14 @@ class InputSource:
     def __len__(self) -> int:
         return len(self.indices())
 
+    def readable_images(self) -> np.ndarray:
+        """Every input that decodes, as ``uint8`` ``(N, 28, 28)`` (unreadable files are left out)."""
+        items = (self.item(int(i)) for i in self.indices())
+        images = [item.image for item in items if item.image is not None]
+        if not images:
+            raise AnoganError(f"no readable image in {self.description}")
+        return np.stack(images)
+
     def item(self, index: int) -> InputItem:
         if self._images is not None:
             class_name = "" if self._classes is None else self._classes[index]

@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-import numpy as np
-
 from anogan.data import DATASETS
 from anogan.errors import AnoganError
 from anogan.models import PRECISIONS
@@ -236,11 +234,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     from anogan.batch import open_input
     from anogan.thresholds import calibrate
 
-    anomalies = None
-    if args.anomalies:
-        source = open_input(args.anomalies)
-        items = [source.item(int(i)) for i in source.indices()]
-        anomalies = np.stack([item.image for item in items if item.image is not None])
+    anomalies = open_input(args.anomalies).readable_images() if args.anomalies else None
     calibration = calibrate(load_bundle(args.model), args.method, _settings(args),
                             percentile=args.percentile, anomalies=anomalies)
     print(f"{args.method}: threshold {calibration.threshold:.6g} ({calibration.rule}, "

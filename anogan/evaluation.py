@@ -73,7 +73,9 @@ def confusion(y_true: np.ndarray, predicted: np.ndarray) -> dict:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "tn": tn, "fn": fn}
+    false_positive_rate = fp / (fp + tn) if fp + tn else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "false_positive_rate": false_positive_rate,
+            "tp": tp, "fp": fp, "tn": tn, "fn": fn}
 
 
 def confusion_at(frame, threshold: float) -> dict:

@@ -7,7 +7,7 @@ import streamlit as st
 
 from anogan.batch import read_results
 from anogan.errors import AnoganError
-from anogan.evaluation import confusion_at, curves, labelled_scores
+from anogan.evaluation import compute_metrics, confusion_at, curves, labelled_scores
 from ui import choose_results_file, safe_image_path
 
 st.title("Results")
@@ -64,12 +64,9 @@ if len(set(y_true)) == 2:
     st.table(pd.DataFrame([[at["tn"], at["fp"]], [at["fn"], at["tp"]]],
                           index=["actual normal", "actual anomaly"], columns=["called normal", "called anomaly"]))
     roc, pr = curves(frame)
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    auroc = roc_auc_score(y_true, labelled_scores(frame)[2])
-    auprc = average_precision_score(y_true, labelled_scores(frame)[2])
-    negatives = at["tn"] + at["fp"]
-    point = pd.DataFrame({"fpr": [at["fp"] / negatives if negatives else 0.0], "tpr": [at["recall"]],
+    metrics = compute_metrics(frame)
+    auroc, auprc = metrics["auroc"], metrics["auprc"]
+    point = pd.DataFrame({"fpr": [at["false_positive_rate"]], "tpr": [at["recall"]],
                           "precision": [at["precision"]], "recall": [at["recall"]]})
     left, right = st.columns(2)
     diagonal = pd.DataFrame({"fpr": [0, 1], "tpr": [0, 1]})
