@@ -206,7 +206,7 @@ def _plot_summary(path: Path, grouped, methods, classes) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from anogan.artifacts import atomic_path
+    from anogan.evaluation import save_figure
 
     figure, axis = plt.subplots(figsize=(max(6, len(classes) * 0.9), 3.5))
     width = 0.8 / len(methods)
@@ -217,6 +217,4 @@ def _plot_summary(path: Path, grouped, methods, classes) -> None:
     axis.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, [str(c) for c in classes])
     axis.set(xlabel="normal class", ylabel="AUROC (%)", ylim=(40, 100), title="one-class AUROC")
     axis.legend(loc="lower right")
-    with atomic_path(path) as temp:
-        figure.savefig(temp, format="png", dpi=100, bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, path)

@@ -132,7 +132,8 @@ def evaluate(results: os.PathLike | str, out: os.PathLike | str) -> dict:
     return metrics
 
 
-def _save_figure(figure, path: Path) -> None:
+def save_figure(figure, path: Path) -> None:
+    """Write a matplotlib figure as PNG atomically and close it."""
     import matplotlib.pyplot as plt
 
     with atomic_path(path) as temp:
@@ -151,13 +152,13 @@ def _plot_curves(out: Path, metrics: dict, roc, pr) -> None:
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     axis.set(xlabel="false positive rate", ylabel="true positive rate", title=f"ROC ({metrics['method']})")
     axis.legend(loc="lower right")
-    _save_figure(figure, out / "roc.png")
+    save_figure(figure, out / "roc.png")
     figure, axis = plt.subplots(figsize=(4.5, 4.5))
     axis.plot(pr["recall"], pr["precision"], label=f"AUPRC {metrics['auprc']:.3f}")
     axis.axhline(metrics["n_anomaly"] / metrics["n_labelled"], linestyle="--", color="grey", label="chance")
     axis.set(xlabel="recall", ylabel="precision", title=f"precision-recall ({metrics['method']})")
     axis.legend(loc="lower left")
-    _save_figure(figure, out / "pr.png")
+    save_figure(figure, out / "pr.png")
 
 
 def _plot_histogram(out: Path, frame) -> None:
@@ -175,4 +176,4 @@ def _plot_histogram(out: Path, frame) -> None:
         axis.hist(group["score"].to_numpy(dtype=float), bins=bins, alpha=0.6, label=str(label))
     axis.set(xlabel="anomaly score", ylabel="images", title="score histogram")
     axis.legend()
-    _save_figure(figure, out / "histogram.png")
+    save_figure(figure, out / "histogram.png")
