@@ -3,7 +3,8 @@
 A bundle directory holds the generator and discriminator (and, once trained,
 the encoder) as Keras 3 ``.keras`` files, the held-out normal validation
 images (``validation.npz``, so that calibration never needs the original
-data again) and ``bundle.json``: dataset,
+data again), the normal training images the ``feature-knn`` method compares
+against (``reference.npz``) and ``bundle.json``: dataset,
 normal classes, shapes, seed, training settings, library versions, a SHA-256
 of every model file, and the scoring calibration (settings, thresholds,
 score statistics) added after training.
@@ -34,6 +35,8 @@ METADATA_FILE = "bundle.json"
 MODEL_FILES = {"generator": "generator.keras", "discriminator": "discriminator.keras", "encoder": "encoder.keras"}
 REQUIRED_MODELS = ("generator", "discriminator")
 VALIDATION_FILE = "validation.npz"
+REFERENCE_FILE = "reference.npz"
+MAX_REFERENCE_IMAGES = 10_000
 
 
 @contextlib.contextmanager
@@ -156,27 +159,48 @@ class Bundle:
             self._features = make_feature_extractor(self.discriminator)
         return self._features
 
-    def save(self, validation_images: np.ndarray) -> None:
-        """Write every model, the validation images and ``bundle.json`` (last, so it never names a missing file)."""
+    def save(self, validation_images: np.ndarray, reference_images: Optional[np.ndarray] = None) -> None:
+        """Write every model, the image sets and ``bundle.json`` (last, so it never names a missing file)."""
         self.path.mkdir(parents=True, exist_ok=True)
         hashes = {}
         for role, filename in MODEL_FILES.items():
             model = getattr(self, role)
             if model is not None:
                 hashes[filename] = save_model_atomic(model, self.path / filename)
-        with atomic_path(self.path / VALIDATION_FILE) as temp:
-            with open(temp, "wb") as handle:
-                np.savez_compressed(handle, x=np.asarray(validation_images, dtype=np.uint8))
-        hashes[VALIDATION_FILE] = sha256_file(self.path / VALIDATION_FILE)
+        hashes[VALIDATION_FILE] = self._write_images(VALIDATION_FILE, validation_images)
+        if reference_images is not None:
+            hashes[REFERENCE_FILE] = self._write_images(REFERENCE_FILE, reference_subset(reference_images))
         self.metadata["files"] = hashes
         self.save_metadata()
 
     def validation_images(self) -> np.ndarray:
         """The held-out normal validation images (``uint8``, ``(N, 28, 28)``) stored with the bundle."""
-        path = self.path / VALIDATION_FILE
-        expected = self.metadata["files"].get(VALIDATION_FILE)
+        return self._read_images(VALIDATION_FILE)
+
+    def has_reference(self) -> bool:
+        return REFERENCE_FILE in self.metadata.get("files", {})
+
+    def reference_images(self) -> np.ndarray:
+        """The normal training images (at most :data:`MAX_REFERENCE_IMAGES`) stored with the bundle."""
+        return self._read_images(REFERENCE_FILE)
+
+    def set_reference(self, images: np.ndarray) -> None:
+        """Store the normal training images in a bundle saved without them (bundles from before ``reference.npz``)."""
+        self.metadata.setdefault("files", {})[REFERENCE_FILE] = self._write_images(
+            REFERENCE_FILE, reference_subset(images))
+        self.save_metadata()
+
+    def _write_images(self, filename: str, images: np.ndarray) -> str:
+        with atomic_path(self.path / filename) as temp:
+            with open(temp, "wb") as handle:
+                np.savez_compressed(handle, x=np.asarray(images, dtype=np.uint8))
+        return sha256_file(self.path / filename)
+
+    def _read_images(self, filename: str) -> np.ndarray:
+        path = self.path / filename
+        expected = self.metadata["files"].get(filename)
         if expected is None or not path.is_file():
-            raise AnoganError(f"{self.path}: bundle has no {VALIDATION_FILE}")
+            raise AnoganError(f"{self.path}: bundle has no {filename}")
         if sha256_file(path) != expected:
             raise AnoganError(f"{path}: contents do not match the hash in {METADATA_FILE} (modified or damaged)")
         with np.load(path, allow_pickle=False) as archive:
@@ -193,6 +217,14 @@ class Bundle:
         filename = MODEL_FILES["encoder"]
         self.metadata.setdefault("files", {})[filename] = save_model_atomic(encoder, self.path / filename)
         self.save_metadata()
+
+
+def reference_subset(images: np.ndarray, limit: int = MAX_REFERENCE_IMAGES) -> np.ndarray:
+    """``images`` unchanged, or a fixed seeded subset of ``limit`` of them (keeps memory bounded)."""
+    images = np.asarray(images)
+    if len(images) <= limit:
+        return images
+    return images[np.sort(np.random.default_rng(0).choice(len(images), limit, replace=False))]
 
 
 def read_metadata(path: os.PathLike | str) -> dict[str, Any]:

@@ -88,7 +88,7 @@ def run_benchmark(
     from anogan.evaluation import compute_metrics
     from anogan.batch import read_results
     from anogan.pipeline import prepare_scorer
-    from anogan.scoring import METHODS, ScoringSettings
+    from anogan.scoring import ENCODER_METHODS, METHODS, ScoringSettings
     from anogan.training import train, train_encoder
 
     unknown = [m for m in methods if m not in METHODS]
@@ -110,7 +110,7 @@ def run_benchmark(
                            data=config.data, batch_size=config.batch_size, seed=seed, resume=True,
                            progress=progress)
             train_seconds = float(sum(_history_seconds(run_dir / "history.csv")))
-            if bundle.encoder is None and any(m in ("encoder", "hybrid") for m in missing):
+            if bundle.encoder is None and any(m in ENCODER_METHODS for m in missing):
                 bundle = train_encoder(bundle, epochs=config.encoder_epochs, seed=seed, progress=progress)
                 bundle = load_bundle(run_dir)
             encoder_seconds = float(sum(_history_seconds(run_dir / "encoder_history.csv")))
@@ -127,7 +127,7 @@ def run_benchmark(
                     "dataset": config.dataset, "normal_class": normal_class, "seed": seed, "method": method,
                     "auroc": metrics["auroc"], "auprc": metrics["auprc"], "f1_max": metrics["f1_max"],
                     "n_test": metrics["n_labelled"], "train_seconds": round(train_seconds, 1),
-                    "encoder_seconds": round(encoder_seconds, 1) if method != "anogan" else 0.0,
+                    "encoder_seconds": round(encoder_seconds, 1) if method in ENCODER_METHODS else 0.0,
                     "score_images_per_second": round(summary.scored / seconds, 2) if summary.scored else None,
                     "epochs": config.epochs, "encoder_epochs": config.encoder_epochs,
                     "batch_size": config.batch_size, "settings": settings.relevant_to(method),

@@ -137,8 +137,8 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, default=200, help="GAN epochs (default 200)")
     run.add_argument("--batch-size", type=int, default=32, help="GAN batch size (default 32)")
     run.add_argument("--encoder-epochs", type=int, default=30, help="encoder epochs (default 30)")
-    run.add_argument("--methods", default="encoder,hybrid",
-                     help="comma-separated scoring methods (default encoder,hybrid; anogan is slow)")
+    run.add_argument("--methods", default="encoder,hybrid,feature-knn",
+                     help="comma-separated scoring methods (default encoder,hybrid,feature-knn; anogan is slow)")
     run.add_argument("--limit", type=int, help="score a seeded subset of this many test images")
     run.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     run.add_argument("--out", default="runs/mnist5k-0", metavar="RUN_DIR", help="output folder (default runs/mnist5k-0)")
@@ -188,6 +188,8 @@ def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--restarts", type=int, default=1, help="z initialisations per image, anogan method (default 1)")
     group.add_argument("--kappa", dest="score_kappa", type=float, default=1.0,
                        help="weight of the feature term of the encoder score (default 1)")
+    group.add_argument("--neighbours", type=int, default=5,
+                       help="normal training images the feature-knn method compares with (default 5)")
     group.add_argument("--score-batch-size", type=int, default=64, help="images per inversion batch (default 64)")
     group.add_argument("--score-xla", action="store_true", help="compile the inversion with XLA (off by default)")
 
@@ -197,8 +199,8 @@ def _settings(args: argparse.Namespace):
 
     return ScoringSettings(
         lam=args.lam, steps=args.steps, hybrid_steps=args.hybrid_steps, learning_rate=args.inversion_lr,
-        restarts=args.restarts, kappa=args.score_kappa, batch_size=args.score_batch_size,
-        jit_compile=args.score_xla,
+        restarts=args.restarts, kappa=args.score_kappa, neighbours=args.neighbours,
+        batch_size=args.score_batch_size, jit_compile=args.score_xla,
     )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from anogan.data import OneClassSplit, validate_images
 from anogan.errors import AnoganError
-from anogan.scoring import METHODS, ScoringSettings
+from anogan.scoring import ENCODER_METHODS, METHODS, ScoringSettings
 
 
 class Detector:
@@ -85,7 +85,7 @@ class Detector:
         config = TrainConfig(dataset="array", normal=("normal",), epochs=self.epochs, batch_size=self.batch_size,
                              seed=self.seed, val_fraction=self.val_fraction)
         bundle = train_on_split(split, config, out, progress=False)
-        if self.method in ("encoder", "hybrid"):
+        if self.method in ENCODER_METHODS:
             bundle = train_encoder(bundle, images=split.x_train, epochs=self.encoder_epochs, seed=self.seed,
                                    progress=False)
         settings = self.settings or ScoringSettings()

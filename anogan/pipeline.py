@@ -13,9 +13,9 @@ from typing import Optional, Sequence
 from anogan.artifacts import load_bundle
 from anogan.batch import open_input, score_to_csv
 from anogan.evaluation import evaluate
-from anogan.scoring import METHODS, Scorer, ScoringSettings
+from anogan.scoring import ENCODER_METHODS, METHODS, Scorer, ScoringSettings
 from anogan.thresholds import calibrate, stored_calibration
-from anogan.training import train, train_encoder
+from anogan.training import normal_training_images, train, train_encoder
 
 
 @dataclass
@@ -26,7 +26,13 @@ class JobResult:
 
 
 def prepare_scorer(bundle, method: str, settings: ScoringSettings, progress: bool = True, save: bool = True):
-    """A scorer and its calibration: the stored one if its settings match, else a new one (saved to the bundle if ``save``)."""
+    """A scorer and its calibration: the stored one if its settings match, else a new one (saved to the bundle if ``save``).
+
+    A bundle saved before bundles kept their normal training images gets
+    them from its training data first, when ``feature-knn`` needs them.
+    """
+    if method == "feature-knn" and not bundle.has_reference():
+        bundle.set_reference(normal_training_images(bundle))
     scorer = Scorer(bundle, method, settings)
     calibration = stored_calibration(bundle, method, settings)
     if calibration is None:
@@ -45,7 +51,7 @@ def run_job(
     epochs: int = 200,
     batch_size: int = 32,
     encoder_epochs: int = 30,
-    methods: Sequence[str] = ("encoder", "hybrid"),
+    methods: Sequence[str] = ("encoder", "hybrid", "feature-knn"),
     settings: Optional[ScoringSettings] = None,
     limit: Optional[int] = None,
     seed: int = 0,
@@ -66,7 +72,7 @@ def run_job(
         raise AnoganError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
     bundle = train(dataset, normal=list(normal), epochs=epochs, out=out, data=data, batch_size=batch_size,
                    seed=seed, resume=True, progress=progress)
-    if bundle.encoder is None and any(m in ("encoder", "hybrid") for m in methods):
+    if bundle.encoder is None and any(m in ENCODER_METHODS for m in methods):
         bundle = train_encoder(bundle, epochs=encoder_epochs, seed=seed, progress=progress)
     bundle = load_bundle(out)
     job = JobResult(bundle_path=out)

@@ -144,7 +144,7 @@ def calibrate(
 
     Args:
         bundle: a loaded :class:`~anogan.artifacts.Bundle`.
-        method: ``anogan``, ``encoder`` or ``hybrid``.
+        method: one of :data:`anogan.scoring.METHODS`.
         settings: :class:`~anogan.scoring.ScoringSettings` (defaults if ``None``).
         percentile: the threshold's percentile of normal scores (default rule).
         anomalies: optional labelled anomaly images (``uint8`` ``(N, 28, 28)``),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Optional
 
@@ -40,6 +40,7 @@ from anogan.artifacts import (
 from anogan.data import OneClassSplit, load_dataset, one_class_split, to_model_range
 from anogan.errors import AnoganError
 from anogan.images import IMAGE_SIZE, save_image
+from anogan.scoring import ENCODER_METHODS
 
 HISTORY_COLUMNS = ("epoch", "gen_loss", "disc_loss", "seconds", "images_per_second")
 SAMPLE_GRID = 8
@@ -239,9 +240,12 @@ def _check_resume(run: RunDirectory, config: TrainConfig, resume: bool) -> int:
             f"{run.path} already holds a training run; pass --resume to continue it or choose another --out"
         )
     if run.config.is_file():
-        stored = json.loads(run.config.read_text())
-        if stored != config.resume_key():
-            changed = sorted(k for k in stored if stored.get(k) != config.resume_key().get(k))
+        # A setting added after the run was written is read as its default.
+        defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+        wanted = config.resume_key()
+        stored = {**{k: v for k, v in defaults.items() if k in wanted}, **json.loads(run.config.read_text())}
+        if stored != wanted:
+            changed = sorted(k for k in stored.keys() | wanted.keys() if stored.get(k) != wanted.get(k))
             raise AnoganError(
                 f"{run.path} was trained with different settings ({', '.join(changed)}); "
                 "resume with the original ones"
@@ -390,7 +394,7 @@ def train_on_split(
         generator=as_float32(trainer.generator, make_generator, config.latent_dim),
         discriminator=as_float32(trainer.discriminator, make_discriminator),
     )
-    bundle.save(split.x_val)
+    bundle.save(split.x_val, split.x_train)
     return bundle
 
 
@@ -482,7 +486,7 @@ def train_encoder(
     bundle.metadata["encoder"] = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                                   "kappa": kappa, "seed": seed, "n_train": len(x_train)}
     calibration = bundle.metadata.get("calibration", {})
-    for method in ("encoder", "hybrid"):
+    for method in ENCODER_METHODS:
         calibration.pop(method, None)
     bundle.set_encoder(encoder)
     return bundle

@@ -3,7 +3,9 @@ import shutil
 
 import pytest
 
-from anogan.artifacts import atomic_path, load_bundle
+import numpy as np
+
+from anogan.artifacts import atomic_path, load_bundle, reference_subset
 from anogan.errors import AnoganError
 
 
@@ -72,3 +74,30 @@ def test_atomic_path_leaves_the_target_untouched_on_failure(tmp_path):
             raise RuntimeError("killed")
     assert target.read_text() == "old"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_reference_images_are_the_normal_training_images(trained_run):
+    reference = trained_run.reference_images()
+    validation = trained_run.validation_images()
+    assert reference.dtype == np.uint8 and reference.shape == (54, 28, 28)
+    held_out = {image.tobytes() for image in validation}
+    assert not any(image.tobytes() in held_out for image in reference)
+
+
+def test_reference_subset_is_bounded_and_fixed():
+    images = np.arange(50, dtype=np.uint8).reshape(50, 1, 1) * np.ones((1, 28, 28), np.uint8)
+    assert reference_subset(images, limit=60) is images
+    subset = reference_subset(images, limit=20)
+    assert len(subset) == 20 and len({image[0, 0] for image in subset}) == 20
+    np.testing.assert_array_equal(subset, reference_subset(images, limit=20))
+
+
+def test_set_reference_adds_images_to_a_bundle_saved_without_them(bundle_copy):
+    metadata = json.loads((bundle_copy / "bundle.json").read_text())
+    del metadata["files"]["reference.npz"]
+    (bundle_copy / "bundle.json").write_text(json.dumps(metadata))
+    (bundle_copy / "reference.npz").unlink()
+    old = load_bundle(bundle_copy)
+    assert not old.has_reference()
+    old.set_reference(np.zeros((4, 28, 28), np.uint8))
+    assert load_bundle(bundle_copy).reference_images().shape == (4, 28, 28)

@@ -199,12 +199,14 @@ def test_a_bundle_with_a_lambda_layer_is_refused(tmp_path, trained_run):
         load_bundle(bundle)
 
 
-def test_a_tampered_validation_file_is_refused(tmp_path, trained_run):
+@pytest.mark.parametrize("filename, reader", [("validation.npz", "validation_images"),
+                                              ("reference.npz", "reference_images")])
+def test_a_tampered_image_file_is_refused(tmp_path, trained_run, filename, reader):
     bundle = tmp_path / "bundle"
     shutil.copytree(trained_run.path, bundle)
-    np.savez(bundle / "validation.npz", x=np.zeros((3, 28, 28), np.uint8))
+    np.savez(bundle / filename, x=np.zeros((3, 28, 28), np.uint8))
     with pytest.raises(AnoganError, match="do not match the hash"):
-        load_bundle(bundle).validation_images()
+        getattr(load_bundle(bundle), reader)()
 
 
 def test_paths_outside_the_runs_directory_are_refused(tmp_path):

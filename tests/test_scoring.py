@@ -84,3 +84,42 @@ def test_bad_settings_and_inputs_are_refused(scoring_bundle):
 def test_empty_batch_gives_empty_scores(scoring_bundle):
     result = Scorer(scoring_bundle, "encoder").score(np.zeros((0, 28, 28), np.uint8))
     assert len(result) == 0 and result.z.shape == (0, scoring_bundle.latent_dim)
+
+
+def test_feature_knn_finds_a_normal_training_image_as_its_own_nearest_neighbour(scoring_bundle):
+    reference = scoring_bundle.reference_images()[:4]
+    result = Scorer(scoring_bundle, "feature-knn", ScoringSettings(neighbours=1)).score(reference)
+    np.testing.assert_allclose(result.score, 0.0, atol=1e-5)
+    np.testing.assert_allclose(result.reconstruction, to_model_range(reference)[..., 0])
+    assert np.all(result.anomaly_map == 0) and np.all(np.isnan(result.z))
+
+
+def test_feature_knn_schema_and_neighbours(scoring_bundle, shapes_dataset):
+    images = shapes_dataset.x_test[:6]
+    one = Scorer(scoring_bundle, "feature-knn", ScoringSettings(neighbours=1)).score(images)
+    five = Scorer(scoring_bundle, "feature-knn", ScoringSettings(neighbours=5)).score(images)
+    assert np.all(five.score >= one.score - 1e-6)
+    assert np.all((one.score >= -1e-6) & (one.score <= 2 + 1e-6))
+    np.testing.assert_allclose(five.score, five.discrimination_score)
+    np.testing.assert_allclose(five.anomaly_map, np.abs(to_model_range(images)[..., 0] - five.reconstruction), atol=1e-6)
+    np.testing.assert_allclose(five.residual_score, five.anomaly_map.mean(axis=(1, 2)), rtol=1e-5)
+
+
+def test_feature_knn_is_compiled_once_for_every_batch(scoring_bundle, shapes_dataset):
+    scorer = Scorer(scoring_bundle, "feature-knn")
+    for size in (3, 8, 300):
+        scorer.score(np.resize(shapes_dataset.x_test, (size, 28, 28)))
+    assert scorer._nearest._query.experimental_get_tracing_count() == 1
+
+
+def test_feature_knn_needs_the_reference_images_and_enough_of_them(trained_run):
+    from dataclasses import replace
+
+    metadata = {**trained_run.metadata, "files": {k: v for k, v in trained_run.metadata["files"].items()
+                                                  if k != "reference.npz"}}
+    with pytest.raises(AnoganError, match="normal training images"):
+        Scorer(replace(trained_run, metadata=metadata), "feature-knn")
+    with pytest.raises(AnoganError, match="at least 100 reference images"):
+        Scorer(trained_run, "feature-knn", ScoringSettings(neighbours=100))
+    with pytest.raises(AnoganError, match="neighbours"):
+        ScoringSettings(neighbours=0)

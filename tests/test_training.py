@@ -98,6 +98,18 @@ def test_resume_refuses_different_settings(tmp_path, shapes_npz):
         train("mnist", normal=[1], epochs=2, resume=True, **options)
 
 
+def test_resume_reads_a_setting_missing_from_an_older_run_as_its_default(tmp_path, shapes_npz):
+    options = dict(out=tmp_path / "run", data=shapes_npz, batch_size=32, jit_compile=False, progress=False)
+    train("mnist", normal=[0], epochs=1, **options)
+    run_file = tmp_path / "run" / "run.json"
+    stored = json.loads(run_file.read_text())
+    del stored["precision"]
+    run_file.write_text(json.dumps(stored))
+    assert train("mnist", normal=[0], epochs=1, resume=True, **options).metadata["training"]["epochs"] == 1
+    with pytest.raises(AnoganError, match="precision"):
+        train("mnist", normal=[0], epochs=2, resume=True, precision="mixed_bfloat16", **options)
+
+
 def test_invalid_options_are_refused(tmp_path, shapes_npz):
     with pytest.raises(AnoganError, match="epochs"):
         train("mnist", normal=[0], epochs=0, out=tmp_path / "r", data=shapes_npz)

@@ -21,8 +21,12 @@ reproduce is likely an anomaly.
 * **encoder** — f-AnoGAN izi_f (Schlegl et al. 2019): an encoder trained with G and D frozen maps
   the image to *z* in one pass; score = MSE(x, G(E(x))) + κ·MSE(f(x), f(G(E(x)))), κ = 1.
 * **hybrid** — the encoder's *z* refined by a few AnoGAN steps; scored like anogan.
+* **feature-knn** — not from the papers: the mean cosine distance between *f*(x) and its 5 nearest
+  neighbours among the features of the normal training images kept in the bundle. Its
+  "reconstruction" is the nearest normal training image.
 
-The **residual map** |x − G(z)| shows *where* the image differs from what the model can draw.
+The **residual map** |x − G(z)| shows *where* the image differs from what the model can draw
+(for feature-knn: from the most similar normal training image).
 
 **Thresholds** are set on a held-out split of *normal* training images (never on the data being
 evaluated): by default the 99th percentile of their scores, so about 1 % of normal images are

@@ -5,6 +5,7 @@ import streamlit as st
 
 from anogan.batch import RESULT_COLUMNS, score_uploads
 from anogan.errors import AnoganError
+from anogan.scoring import available_methods
 from ui import cached_bundle, choose_bundle, session_scorer
 
 st.title("Score images")
@@ -15,10 +16,10 @@ if bundle_path is not None:
     except AnoganError as exc:
         st.error(f"Cannot open this bundle: {exc}")
         st.stop()
-    methods = ["encoder", "hybrid", "anogan"] if bundle.encoder is not None else ["anogan"]
-    method = st.radio("Method", methods, horizontal=True, key="score_method",
-                      help="encoder: one forward pass (fast). hybrid: encoder + a few inversion steps. "
-                      "anogan: 500-step latent inversion per image (slow on CPU).")
+    method = st.radio("Method", available_methods(bundle), horizontal=True, key="score_method",
+                      help="encoder: one forward pass (fast). feature-knn: distance to the nearest normal "
+                      "training images in the discriminator's feature space (fast). hybrid: encoder + a few "
+                      "inversion steps. anogan: 500-step latent inversion per image (slow on CPU).")
     normal = ", ".join(bundle.class_names[c] for c in bundle.normal_classes)
     st.caption(f"Normal class(es): {normal}. Images are converted to 28×28 grayscale, white on black.")
     uploads = st.file_uploader("Images (PNG, JPEG, …)", accept_multiple_files=True, key="score_uploads")
