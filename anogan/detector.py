@@ -22,7 +22,7 @@ class Detector:
     more anomalous (the opposite sign of scikit-learn's ``score_samples``).
 
     Args:
-        method: ``encoder`` (fast), ``hybrid`` or ``anogan`` (slow, per-image inversion).
+        method: ``encoder`` or ``feature-knn`` (fast), ``hybrid`` or ``anogan`` (slow, per-image inversion).
         epochs, batch_size: GAN training.
         encoder_epochs: encoder training.
         val_fraction: share of the normal images held out for the threshold.

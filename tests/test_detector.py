@@ -32,3 +32,11 @@ def test_detector_rejects_bad_input():
         Detector(method="magic").fit(np.zeros((4, 28, 28), np.uint8))
     with pytest.raises(AnoganError, match="shape"):
         Detector().fit(np.zeros((4, 32, 32), np.uint8))
+
+
+def test_feature_knn_detector_needs_no_encoder(tmp_path, shapes_dataset):
+    normal = shapes_dataset.x_train[shapes_dataset.y_train == 0]
+    detector = Detector(method="feature-knn", epochs=1, batch_size=32, out=str(tmp_path / "d")).fit(normal)
+    assert detector.bundle_.encoder is None
+    assert len(detector.bundle_.reference_images()) == len(normal) - 6
+    assert detector.decision_function(shapes_dataset.x_test).shape == (60,)
