@@ -137,6 +137,7 @@ class Bundle:
     discriminator: Any
     encoder: Any = None
     _features: Any = field(default=None, repr=False)
+    _reference: Optional[np.ndarray] = field(default=None, repr=False)
 
     @property
     def latent_dim(self) -> int:
@@ -178,17 +179,27 @@ class Bundle:
         return self._read_images(VALIDATION_FILE)
 
     def has_reference(self) -> bool:
-        return REFERENCE_FILE in self.metadata.get("files", {})
+        return self._reference is not None or REFERENCE_FILE in self.metadata.get("files", {})
 
     def reference_images(self) -> np.ndarray:
         """The normal training images (at most :data:`MAX_REFERENCE_IMAGES`) stored with the bundle."""
+        if self._reference is not None:
+            return self._reference
         return self._read_images(REFERENCE_FILE)
 
     def set_reference(self, images: np.ndarray) -> None:
-        """Store the normal training images in a bundle saved without them (bundles from before ``reference.npz``)."""
-        self.metadata.setdefault("files", {})[REFERENCE_FILE] = self._write_images(
-            REFERENCE_FILE, reference_subset(images))
-        self.save_metadata()
+        """Store the normal training images in a bundle saved without them (bundles from before ``reference.npz``).
+
+        A bundle that cannot be written keeps them in memory, with a warning.
+        """
+        self._reference = reference_subset(images)
+        try:
+            self.metadata.setdefault("files", {})[REFERENCE_FILE] = self._write_images(REFERENCE_FILE, self._reference)
+            self.save_metadata()
+        except OSError as exc:
+            import logging
+
+            logging.getLogger(__name__).warning("could not store the reference images in %s: %s", self.path, exc)
 
     def _write_images(self, filename: str, images: np.ndarray) -> str:
         with atomic_path(self.path / filename) as temp:

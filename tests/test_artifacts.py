@@ -101,3 +101,15 @@ def test_set_reference_adds_images_to_a_bundle_saved_without_them(bundle_copy):
     assert not old.has_reference()
     old.set_reference(np.zeros((4, 28, 28), np.uint8))
     assert load_bundle(bundle_copy).reference_images().shape == (4, 28, 28)
+
+
+def test_a_read_only_bundle_keeps_its_reference_images_in_memory(bundle_copy, monkeypatch, caplog):
+    bundle = load_bundle(bundle_copy)
+
+    def read_only(*args):
+        raise PermissionError("read-only file system")
+
+    monkeypatch.setattr(bundle, "_write_images", read_only)
+    bundle.set_reference(np.ones((3, 28, 28), np.uint8))
+    assert bundle.has_reference() and bundle.reference_images().shape == (3, 28, 28)
+    assert "could not store the reference images" in caplog.text
