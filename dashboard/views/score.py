@@ -22,6 +22,9 @@ if bundle_path is not None:
                       "inversion steps. anogan: 500-step latent inversion per image (slow on CPU).")
     normal = ", ".join(bundle.class_names[c] for c in bundle.normal_classes)
     st.caption(f"Normal class(es): {normal}. Images are converted to 28×28 grayscale, white on black.")
+    # feature-knn compares with the nearest normal training image, not with a generated one
+    reference_symbol = "nearest" if method == "feature-knn" else "G(z)"
+    reference_caption = "nearest normal image" if method == "feature-knn" else "reconstruction G(z)"
     uploads = st.file_uploader("Images (PNG, JPEG, …)", accept_multiple_files=True, key="score_uploads")
     if uploads:
         try:
@@ -43,8 +46,8 @@ if bundle_path is not None:
                 st.markdown(f"**{row['path']}** — {verdict}")
                 left, middle, right, numbers = st.columns([1, 1, 1, 2])
                 left.image(result.image, caption="input", width=112)
-                middle.image(result.reconstruction, caption="reconstruction G(z)", width=112)
-                right.image(result.heatmap, caption="residual |x − G(z)|", width=112)
+                middle.image(result.reconstruction, caption=reference_caption, width=112)
+                right.image(result.heatmap, caption=f"residual |x − {reference_symbol}|", width=112)
                 numbers.metric("score", f"{row['score']:.5g}")
                 numbers.metric("normalized score", f"{row['normalized_score']:.3f}")
         table = pd.DataFrame([r.row for r in results], columns=RESULT_COLUMNS).drop(
