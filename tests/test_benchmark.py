@@ -32,3 +32,21 @@ def test_benchmark_writes_one_file_per_result_and_resumes(tmp_path, shapes_npz, 
     assert "| 0 |" in text and "| 1 |" in text and "mean" in text
     assert (out / "summary.csv").is_file() and (out / "summary.png").is_file()
     assert len(load_results(out)) == 2
+
+
+def test_rerun_script_retrains_from_the_recorded_command_and_logs_the_comparison(tmp_path, shapes_npz, monkeypatch):
+    import csv
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("rerun", Path(__file__).parents[1] / "benchmarks" / "rerun.py")
+    rerun = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rerun)
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32)
+    run_benchmark(config, [0], [0], ["feature-knn"], tmp_path / "results", progress=False)
+    monkeypatch.setattr(rerun, "LOG", tmp_path / "reruns.csv")
+    result = tmp_path / "results" / "mnist_class0_seed0_feature-knn.json"
+    assert rerun.main([str(result), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "runs" / "mnist_class0_seed0" / "bundle.json").is_file()
+    [row] = list(csv.DictReader(open(tmp_path / "reruns.csv")))
+    assert row["within_tolerance"] == "True" and float(row["difference_points"]) == 0.0

@@ -1,0 +1,60 @@
+"""Rerun one benchmark result from scratch with its recorded command and compare the AUROC.
+
+    python benchmarks/rerun.py benchmarks/results/mnist/mnist_class8_seed0_feature-knn.json
+
+The recorded command runs again with a fresh ``--out`` (a temporary folder
+unless ``--out`` is given), so nothing is reused: the GAN is trained again.
+The comparison is appended to ``benchmarks/results/reruns.csv``.
+"""
+
+import argparse
+import csv
+import json
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+TOLERANCE_POINTS = 1.0
+LOG = Path("benchmarks/results/reruns.csv")
+LOG_COLUMNS = ("date", "result", "recorded_auroc", "rerun_auroc", "difference_points", "within_tolerance")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("result", type=Path, help="a result JSON written by anogan benchmark")
+    parser.add_argument("--out", type=Path, help="folder for the rerun (default: a temporary one, removed after)")
+    args = parser.parse_args(argv)
+
+    recorded = json.loads(args.result.read_text())
+    words = shlex.split(recorded["command"])
+    out = args.out or Path(tempfile.mkdtemp(prefix="anogan-rerun-"))
+    words[words.index("--out") + 1] = str(out)
+    anogan = shutil.which("anogan") or str(Path(sys.executable).with_name("anogan"))
+    try:
+        subprocess.run([anogan, *words[1:]], check=True)
+        rerun = json.loads((out / args.result.name).read_text())
+    finally:
+        if args.out is None:
+            shutil.rmtree(out, ignore_errors=True)
+    difference = 100 * abs(rerun["auroc"] - recorded["auroc"])
+    row = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "result": str(args.result),
+           "recorded_auroc": recorded["auroc"], "rerun_auroc": rerun["auroc"],
+           "difference_points": round(difference, 4), "within_tolerance": difference <= TOLERANCE_POINTS}
+    new_log = not LOG.is_file()
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOG, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, LOG_COLUMNS)
+        if new_log:
+            writer.writeheader()
+        writer.writerow(row)
+    print(f"recorded {100 * recorded['auroc']:.2f}, rerun {100 * rerun['auroc']:.2f}: "
+          f"difference {difference:.2f} points ({'within' if row['within_tolerance'] else 'OUTSIDE'} ±{TOLERANCE_POINTS})")
+    return 0 if row["within_tolerance"] else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
