@@ -22,9 +22,12 @@ from typing import Optional, Sequence
 import numpy as np
 
 from anogan.artifacts import write_json_atomic, write_text_atomic
+from anogan.data import DEV_ANOMALIES
 from anogan.errors import AnoganError
+from anogan.evaluation import ranking_metrics
+from anogan.scoring import ScoringSettings
 
-RESULT_FIELDS = ("dataset", "normal_class", "seed", "method", "auroc", "auprc", "f1_max", "n_test",
+RESULT_FIELDS = ("dataset", "split", "normal_class", "seed", "candidate", "method", "auroc", "auprc", "f1_max",
                  "train_seconds", "encoder_seconds", "score_images_per_second", "epochs", "command")
 
 
@@ -45,6 +48,18 @@ def parse_classes(text: str) -> list[int]:
     return sorted(classes)
 
 
+SPLITS = ("test", "dev")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One scoring configuration under comparison: a method with its settings, under a name."""
+
+    name: str
+    method: str
+    settings: ScoringSettings = ScoringSettings()
+
+
 @dataclass(frozen=True)
 class BenchmarkConfig:
     dataset: str
@@ -53,90 +68,159 @@ class BenchmarkConfig:
     encoder_epochs: int = 30
     batch_size: int = 256
     anogan_limit: int = 1000
+    split: str = "test"
+    dev_anomalies: int = DEV_ANOMALIES
 
-    def command(self, normal_class: int, seed: int, method: str, out: Path) -> str:
+    def command(self, normal_class: int, seed: int, candidate: Candidate, out: Path) -> str:
         words = ["anogan", "benchmark", "--dataset", self.dataset]
         if self.data:
             words += ["--data", self.data]
         words += ["--classes", str(normal_class), "--seeds", str(seed), "--epochs", str(self.epochs),
                   "--encoder-epochs", str(self.encoder_epochs), "--batch-size", str(self.batch_size),
-                  "--methods", method, "--anogan-limit", str(self.anogan_limit), "--out", str(out)]
-        return shlex.join(words)
+                  "--methods", candidate.method]
+        if candidate.name != candidate.method:
+            words += ["--candidate", candidate.name]
+        if self.split == "dev":
+            words += ["--split", "dev", "--dev-anomalies", str(self.dev_anomalies)]
+        else:
+            words += ["--anogan-limit", str(self.anogan_limit)]
+        return shlex.join(words + candidate.settings.as_flags() + ["--out", str(out)])
 
 
-def result_path(out: Path, dataset: str, normal_class: int, seed: int, method: str) -> Path:
-    return out / f"{dataset}_class{normal_class}_seed{seed}_{method}.json"
+def result_path(out: Path, dataset: str, normal_class: int, seed: int, name: str) -> Path:
+    return out / f"{dataset}_class{normal_class}_seed{seed}_{name}.json"
 
 
 def run_benchmark(
     config: BenchmarkConfig,
     classes: Sequence[int],
     seeds: Sequence[int],
-    methods: Sequence[str],
+    candidates: Sequence[Candidate],
     out,
     runs_dir=None,
-    settings=None,
     progress: bool = True,
 ) -> list[dict]:
-    """Run every missing (class, seed, method) result; return all results found in ``out``.
+    """Run every missing (class, seed, candidate) result; return all results found in ``out``.
 
-    Model bundles go to ``runs_dir`` (default ``OUT/runs``), which is
-    large and need not be kept: results are self-contained JSON files.
+    ``config.split`` is ``test`` (the official test split, scored once per
+    frozen configuration) or ``dev`` (see :func:`anogan.data.dev_split`: held-out
+    normal training images against other classes' training images, for making
+    choices). Model bundles go to ``runs_dir`` (default ``OUT/runs``), which is
+    large and need not be kept: results are self-contained JSON files. The
+    bundles do not depend on the split, so dev and test runs can share them.
     """
-    from anogan.artifacts import load_bundle
-    from anogan.batch import open_input, score_to_csv
-    from anogan.evaluation import compute_metrics
-    from anogan.batch import read_results
-    from anogan.pipeline import prepare_scorer
-    from anogan.scoring import ENCODER_METHODS, METHODS, ScoringSettings
-    from anogan.training import train, train_encoder
+    from anogan.data import dev_split, load_dataset
+    from anogan.scoring import ENCODER_METHODS, METHODS
 
-    unknown = [m for m in methods if m not in METHODS]
+    if config.split not in SPLITS:
+        raise AnoganError(f"unknown split {config.split!r}; choose from {', '.join(SPLITS)}")
+    unknown = [c.method for c in candidates if c.method not in METHODS]
     if unknown:
         raise AnoganError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
-    settings = settings or ScoringSettings()
+    names = [c.name for c in candidates]
+    if len(set(names)) != len(names):
+        raise AnoganError("candidate names must be unique")
     out = Path(out)
     runs_dir = Path(runs_dir) if runs_dir else out / "runs"
     out.mkdir(parents=True, exist_ok=True)
+    dataset = None
     for normal_class in classes:
         for seed in seeds:
-            missing = [m for m in methods if not result_path(out, config.dataset, normal_class, seed, m).exists()]
+            missing = [c for c in candidates
+                       if not result_path(out, config.dataset, normal_class, seed, c.name).exists()]
             if not missing:
                 continue
-            run_dir = runs_dir / f"{config.dataset}_class{normal_class}_seed{seed}"
             if progress:
-                print(f"== {config.dataset} normal={normal_class} seed={seed}: {', '.join(missing)}", flush=True)
-            bundle = train(config.dataset, normal=[normal_class], epochs=config.epochs, out=run_dir,
-                           data=config.data, batch_size=config.batch_size, seed=seed, resume=True,
-                           progress=progress)
-            train_seconds = float(sum(_history_seconds(run_dir / "history.csv")))
-            if bundle.encoder is None and any(m in ENCODER_METHODS for m in missing):
-                bundle = train_encoder(bundle, epochs=config.encoder_epochs, seed=seed, progress=progress)
-                bundle = load_bundle(run_dir)
-            encoder_seconds = float(sum(_history_seconds(run_dir / "encoder_history.csv")))
-            for method in missing:
-                limit = config.anogan_limit if method == "anogan" else None
-                source = open_input(f"{config.dataset}:test", config.data, limit=limit, sample_seed=0)
-                scorer, calibration = prepare_scorer(bundle, method, settings, progress)
-                results_csv = run_dir / f"results_{method}.csv"
-                started = time.perf_counter()
-                summary = score_to_csv(source, scorer, calibration, results_csv, resume=True, progress=progress)
-                seconds = time.perf_counter() - started
-                metrics = compute_metrics(read_results(results_csv))
+                print(f"== {config.dataset} normal={normal_class} seed={seed} ({config.split}): "
+                      f"{', '.join(c.name for c in missing)}", flush=True)
+            run_dir = runs_dir / f"{config.dataset}_class{normal_class}_seed{seed}"
+            bundle = _trained_bundle(config, normal_class, seed, run_dir,
+                                     any(c.method in ENCODER_METHODS for c in missing), progress)
+            timing = {"train_seconds": round(float(sum(_history_seconds(run_dir / "history.csv"))), 1),
+                      "encoder_seconds": round(float(sum(_history_seconds(run_dir / "encoder_history.csv"))), 1)}
+            if config.split == "dev":
+                if dataset is None:
+                    dataset = load_dataset(config.dataset, config.data)
+                dev = dev_split(dataset, [normal_class], float(bundle.metadata["dataset"]["val_fraction"]), seed,
+                                config.dev_anomalies)
+                measured = _score_dev(bundle, dev, missing)
+            else:
+                measured = {c.name: _score_test(config, bundle, run_dir, c, progress) for c in missing}
+            for candidate in missing:
                 record = {
-                    "dataset": config.dataset, "normal_class": normal_class, "seed": seed, "method": method,
-                    "auroc": metrics["auroc"], "auprc": metrics["auprc"], "f1_max": metrics["f1_max"],
-                    "n_test": metrics["n_labelled"], "train_seconds": round(train_seconds, 1),
-                    "encoder_seconds": round(encoder_seconds, 1) if method in ENCODER_METHODS else 0.0,
-                    "score_images_per_second": round(summary.scored / seconds, 2) if summary.scored else None,
+                    "dataset": config.dataset, "split": config.split, "normal_class": normal_class, "seed": seed,
+                    "candidate": candidate.name, "method": candidate.method, **measured[candidate.name],
+                    "train_seconds": timing["train_seconds"],
+                    "encoder_seconds": timing["encoder_seconds"] if candidate.method in ENCODER_METHODS else 0.0,
                     "epochs": config.epochs, "encoder_epochs": config.encoder_epochs,
-                    "batch_size": config.batch_size, "settings": settings.relevant_to(method),
-                    "anogan_limit": limit, "command": config.command(normal_class, seed, method, out),
+                    "batch_size": config.batch_size, "settings": candidate.settings.relevant_to(candidate.method),
+                    "command": config.command(normal_class, seed, candidate, out),
+                    "produced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 }
-                write_json_atomic(result_path(out, config.dataset, normal_class, seed, method), record)
+                write_json_atomic(result_path(out, config.dataset, normal_class, seed, candidate.name), record)
                 if progress:
-                    print(f"   {method}: AUROC {record['auroc']:.4f}", flush=True)
+                    print(f"   {candidate.name}: AUROC {record['auroc']:.4f}", flush=True)
     return load_results(out)
+
+
+def _trained_bundle(config: BenchmarkConfig, normal_class: int, seed: int, run_dir: Path, need_encoder: bool,
+                    progress: bool):
+    from anogan.training import train, train_encoder
+
+    bundle = train(config.dataset, normal=[normal_class], epochs=config.epochs, out=run_dir, data=config.data,
+                   batch_size=config.batch_size, seed=seed, resume=True, progress=progress)
+    if need_encoder and bundle.encoder is None:
+        bundle = train_encoder(bundle, epochs=config.encoder_epochs, seed=seed, progress=progress)
+    return bundle
+
+
+def _score_test(config: BenchmarkConfig, bundle, run_dir: Path, candidate: Candidate, progress: bool) -> dict:
+    from anogan.batch import open_input, read_results, score_to_csv
+    from anogan.evaluation import compute_metrics
+    from anogan.pipeline import prepare_scorer
+
+    limit = config.anogan_limit if candidate.method == "anogan" else None
+    source = open_input(f"{config.dataset}:test", config.data, limit=limit, sample_seed=0)
+    scorer, calibration = prepare_scorer(bundle, candidate.method, candidate.settings, progress)
+    results_csv = run_dir / f"results_{candidate.name}.csv"
+    started = time.perf_counter()
+    summary = score_to_csv(source, scorer, calibration, results_csv, resume=True, progress=progress)
+    seconds = time.perf_counter() - started
+    metrics = compute_metrics(read_results(results_csv))
+    return {"auroc": metrics["auroc"], "auprc": metrics["auprc"], "f1_max": metrics["f1_max"],
+            "n_test": metrics["n_labelled"], "anogan_limit": limit,
+            "score_images_per_second": round(summary.scored / seconds, 2) if summary.scored else None}
+
+
+def _score_dev(bundle, dev, candidates: Sequence[Candidate]) -> dict[str, dict]:
+    """Dev AUROC of every candidate; candidates that differ only in how the inversion's terms are
+    combined share one inversion, and anything fitted is fitted on ``dev.x_fit`` only."""
+    from dataclasses import replace
+
+    from anogan.scoring import INVERSION_METHODS, Scorer, combine_terms, fit_term_stats
+
+    labels = np.r_[np.zeros(len(dev.x_normal)), np.ones(len(dev.x_anomaly))]
+    images = np.concatenate([dev.x_normal, dev.x_anomaly])
+    measured = {}
+    inversions = {}
+    for candidate in candidates:
+        started = time.perf_counter()
+        if candidate.method in INVERSION_METHODS:
+            search = replace(candidate.settings, residual="l1", feature_distance="l1", standardize=False)
+            key = (candidate.method, search)
+            if key not in inversions:
+                scorer = Scorer(bundle, candidate.method, search)
+                inversions[key] = (fit_term_stats(scorer.invert(dev.x_fit)), scorer.invert(images),
+                                   time.perf_counter() - started)
+            stats, terms, seconds = inversions[key]
+            scores = combine_terms(terms, candidate.settings, stats).score
+        else:
+            scores = Scorer(bundle, candidate.method, candidate.settings, fit_images=dev.x_fit).score(images).score
+            seconds = time.perf_counter() - started
+        measured[candidate.name] = {**ranking_metrics(labels, scores), "n_normal": len(dev.x_normal),
+                                    "n_anomaly": len(dev.x_anomaly), "n_fit": len(dev.x_fit),
+                                    "score_images_per_second": round((len(images) + len(dev.x_fit)) / seconds, 2)}
+    return measured
 
 
 def _history_seconds(path: Path) -> list[float]:
@@ -166,16 +250,22 @@ def summarize(out, records: Optional[list[dict]] = None) -> Optional[Path]:
     records = load_results(out) if records is None else records
     if not records:
         return None
-    frame = pd.DataFrame(records)[[f for f in RESULT_FIELDS if f != "command"]]
-    frame = frame.sort_values(["method", "normal_class", "seed"])
+    frame = pd.DataFrame(records)
+    # Results written before dev splits and named candidates existed are test results named by method.
+    frame["split"] = frame["split"].fillna("test") if "split" in frame else "test"
+    frame["candidate"] = frame["candidate"].fillna(frame["method"]) if "candidate" in frame else frame["method"]
+    frame = frame[[f for f in RESULT_FIELDS if f != "command"]].sort_values(["candidate", "normal_class", "seed"])
     write_text_atomic(out / "summary.csv", frame.to_csv(index=False))
-    grouped = frame.groupby(["method", "normal_class"])["auroc"].agg(["mean", "std", "count"]).reset_index()
-    methods = sorted(grouped["method"].unique())
+    grouped = frame.groupby(["candidate", "normal_class"])["auroc"].agg(["mean", "std", "count"]).reset_index()
+    candidates = sorted(grouped["candidate"].unique())
     classes = sorted(grouped["normal_class"].unique())
-    header = "| normal class | " + " | ".join(methods) + " |"
-    lines = [f"AUROC (%) on the official test set of {frame['dataset'].iloc[0]}, per normal class: mean ± std over "
+    splits = sorted(frame["split"].unique())
+    where = ("the dev split (held-out normal training images against other classes' training images)"
+             if splits == ["dev"] else "the official test set" if splits == ["test"] else f"splits {splits}")
+    header = "| normal class | " + " | ".join(candidates) + " |"
+    lines = [f"AUROC (%) on {where} of {frame['dataset'].iloc[0]}, per normal class: mean ± std over "
              "n seeds; the last row averages the classes per seed, then over seeds.", "",
-             header, "|" + "---|" * (len(methods) + 1)]
+             header, "|" + "---|" * (len(candidates) + 1)]
 
     def cell(values) -> str:
         if values.empty:
@@ -186,21 +276,21 @@ def summarize(out, records: Optional[list[dict]] = None) -> Optional[Path]:
         return f"{100 * row['mean']:.1f} ± {100 * row['std']:.1f} (n={int(row['count'])})"
 
     for normal_class in classes:
-        cells = [cell(grouped[(grouped.method == m) & (grouped.normal_class == normal_class)]) for m in methods]
+        cells = [cell(grouped[(grouped.candidate == c) & (grouped.normal_class == normal_class)]) for c in candidates]
         lines.append(f"| {normal_class} | " + " | ".join(cells) + " |")
     means = []
-    for method in methods:
-        per_seed = frame[frame.method == method].groupby("seed")["auroc"].mean()
-        complete = frame[frame.method == method]["normal_class"].nunique()
+    for candidate in candidates:
+        per_seed = frame[frame.candidate == candidate].groupby("seed")["auroc"].mean()
+        complete = frame[frame.candidate == candidate]["normal_class"].nunique()
         spread = f" ± {100 * per_seed.std():.1f}" if len(per_seed) > 1 else ""
         means.append(f"{100 * per_seed.mean():.1f}{spread} ({complete} classes, {len(per_seed)} seed(s))")
     lines.append("| **mean** | " + " | ".join(means) + " |")
     write_text_atomic(out / "summary.md", "\n".join(lines) + "\n")
-    _plot_summary(out / "summary.png", grouped, methods, classes)
+    _plot_summary(out / "summary.png", grouped, candidates, classes)
     return out / "summary.md"
 
 
-def _plot_summary(path: Path, grouped, methods, classes) -> None:
+def _plot_summary(path: Path, grouped, candidates, classes) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -209,11 +299,11 @@ def _plot_summary(path: Path, grouped, methods, classes) -> None:
     from anogan.evaluation import save_figure
 
     figure, axis = plt.subplots(figsize=(max(6, len(classes) * 0.9), 3.5))
-    width = 0.8 / len(methods)
-    for offset, method in enumerate(methods):
-        rows = grouped[grouped.method == method].set_index("normal_class").reindex(classes)
+    width = 0.8 / len(candidates)
+    for offset, candidate in enumerate(candidates):
+        rows = grouped[grouped.candidate == candidate].set_index("normal_class").reindex(classes)
         axis.bar(np.arange(len(classes)) + offset * width, 100 * rows["mean"], width,
-                 yerr=100 * rows["std"].fillna(0), label=method, capsize=2)
+                 yerr=100 * rows["std"].fillna(0), label=candidate, capsize=2)
     axis.set_xticks(np.arange(len(classes)) + 0.4 - width / 2, [str(c) for c in classes])
     axis.set(xlabel="normal class", ylabel="AUROC (%)", ylim=(40, 100), title="one-class AUROC")
     axis.legend(loc="lower right")

@@ -11,13 +11,14 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import Optional, Sequence
 
-from anogan.data import DATASETS
+from anogan.data import DATASETS, DEV_ANOMALIES
 from anogan.errors import AnoganError
 from anogan.models import PRECISIONS
-from anogan.scoring import METHODS
+from anogan.scoring import METHODS, SETTING_CHOICES, SETTING_FLAGS, ScoringSettings
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -161,6 +162,14 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--methods", default="encoder,hybrid", help="comma-separated methods (default encoder,hybrid)")
     bench.add_argument("--anogan-limit", type=int, default=1000,
                        help="the anogan method scores a fixed seeded subset of this many test images (default 1000)")
+    bench.add_argument("--split", choices=("test", "dev"), default="test",
+                       help="test: the official test split, run once per frozen configuration (default); dev: "
+                       "held-out normal training images against a seeded sample of the other classes' training "
+                       "images, where every choice is made")
+    bench.add_argument("--dev-anomalies", type=int, default=DEV_ANOMALIES,
+                       help="other classes' training images in the dev split (default %(default)s)")
+    bench.add_argument("--candidate", metavar="NAME",
+                       help="name of this scoring configuration in the result files (default: the method)")
     bench.add_argument("--runs-dir", help="where model bundles go (default OUT/runs)")
     bench.add_argument("--out", required=True, metavar="DIR", help="folder for the result files and summaries")
     _add_scoring_options(bench)
@@ -181,27 +190,19 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scoring settings")
-    group.add_argument("--lam", type=float, default=0.1, help="lambda, weight of the discrimination term (default 0.1)")
-    group.add_argument("--steps", type=int, default=500, help="inversion steps of the anogan method (default 500)")
-    group.add_argument("--hybrid-steps", type=int, default=30, help="inversion steps of the hybrid method (default 30)")
-    group.add_argument("--inversion-lr", type=float, default=0.02, help="Adam learning rate on z (default 0.02)")
-    group.add_argument("--restarts", type=int, default=1, help="z initialisations per image, anogan method (default 1)")
-    group.add_argument("--kappa", dest="score_kappa", type=float, default=1.0,
-                       help="weight of the feature term of the encoder score (default 1)")
-    group.add_argument("--neighbours", type=int, default=5,
-                       help="normal training images the feature-knn method compares with (default 5)")
-    group.add_argument("--score-batch-size", type=int, default=64, help="images per inversion batch (default 64)")
-    group.add_argument("--score-xla", action="store_true", help="compile the inversion with XLA (off by default)")
+    for f in fields(ScoringSettings):
+        flag, text = SETTING_FLAGS[f.name]
+        if isinstance(f.default, bool):
+            group.add_argument(flag, dest=f"score_{f.name}", action="store_true", help=text)
+        else:
+            choices = SETTING_CHOICES.get(f.name)
+            group.add_argument(flag, dest=f"score_{f.name}", type=type(f.default), default=f.default,
+                               choices=choices, metavar=None if choices else f.name.upper(),
+                               help=f"{text} (default {f.default})")
 
 
 def _settings(args: argparse.Namespace):
-    from anogan.scoring import ScoringSettings
-
-    return ScoringSettings(
-        lam=args.lam, steps=args.steps, hybrid_steps=args.hybrid_steps, learning_rate=args.inversion_lr,
-        restarts=args.restarts, kappa=args.score_kappa, neighbours=args.neighbours,
-        batch_size=args.score_batch_size, jit_compile=args.score_xla,
-    )
+    return ScoringSettings(**{f.name: getattr(args, f"score_{f.name}") for f in fields(ScoringSettings)})
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -303,15 +304,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from anogan.benchmark import BenchmarkConfig, parse_classes, run_benchmark, summarize
+    from anogan.benchmark import BenchmarkConfig, Candidate, parse_classes, run_benchmark, summarize
 
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
-                             anogan_limit=args.anogan_limit)
+                             anogan_limit=args.anogan_limit, split=args.split, dev_anomalies=args.dev_anomalies)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    run_benchmark(config, parse_classes(args.classes), seeds,
-                  [m.strip() for m in args.methods.split(",") if m.strip()], args.out,
-                  runs_dir=args.runs_dir, settings=_settings(args))
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if args.candidate and len(methods) != 1:
+        raise AnoganError("--candidate names one configuration: give exactly one --methods")
+    settings = _settings(args)
+    candidates = [Candidate(args.candidate or method, method, settings) for method in methods]
+    run_benchmark(config, parse_classes(args.classes), seeds, candidates, args.out, runs_dir=args.runs_dir)
     table = summarize(args.out)
     if table:
         print(table.read_text())

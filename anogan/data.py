@@ -75,6 +75,8 @@ class OneClassSplit:
         x_val: held-out normal training images, for calibration.
         x_test, y_test: every test image and its class index.
         is_anomaly_test: ``True`` where the test image's class is not normal.
+        train_index, val_index: positions of ``x_train`` and ``x_val`` in the
+            dataset's training split.
     """
 
     class_names: tuple[str, ...]
@@ -83,6 +85,8 @@ class OneClassSplit:
     x_val: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    train_index: np.ndarray
+    val_index: np.ndarray
 
     @property
     def is_anomaly_test(self) -> np.ndarray:
@@ -396,4 +400,75 @@ def one_class_split(
         x_val=dataset.x_train[val_idx],
         x_test=dataset.x_test,
         y_test=dataset.y_test,
+        train_index=train_idx,
+        val_index=val_idx,
+    )
+
+
+DEV_ANOMALIES = 1000
+
+
+@dataclass(frozen=True)
+class DevSplit:
+    """The development split: labelled data carved from the *training* split only.
+
+    Model choices are made here, never on the test split. The normal
+    validation images of :func:`one_class_split` (never trained on) are
+    halved: ``x_fit`` is what a candidate may fit anything on (thresholds,
+    score standardisation) and ``x_normal`` is what its AUROC is measured on.
+    The anomalies are a fixed seeded sample of the other classes' training
+    images, which a one-class model never trains on.
+
+    Attributes:
+        x_fit, x_normal: the two disjoint halves of the normal validation images.
+        x_anomaly, y_anomaly: the anomalies and their classes.
+        fit_index, normal_index, anomaly_index: their positions in the
+            dataset's training split.
+    """
+
+    class_names: tuple[str, ...]
+    normal_classes: tuple[int, ...]
+    x_fit: np.ndarray
+    x_normal: np.ndarray
+    x_anomaly: np.ndarray
+    y_anomaly: np.ndarray
+    fit_index: np.ndarray
+    normal_index: np.ndarray
+    anomaly_index: np.ndarray
+
+
+def dev_split(
+    dataset: Dataset,
+    normal: Iterable[str | int],
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    n_anomalies: int = DEV_ANOMALIES,
+) -> DevSplit:
+    """The development split of the model trained with the same ``normal``, ``val_fraction`` and ``seed``.
+
+    Example:
+        >>> dev = dev_split(load_dataset("mnist-5k"), normal=[0], n_anomalies=500)
+        >>> len(dev.x_fit), len(dev.x_normal), len(dev.x_anomaly)
+        (20, 20, 500)
+    """
+    split = one_class_split(dataset, normal, val_fraction, seed)
+    if len(split.val_index) < 2:
+        raise AnoganError("the dev split needs at least two normal validation images; raise --val-fraction")
+    halves = np.random.default_rng([seed, 1]).permutation(split.val_index)
+    fit_index, normal_index = np.sort(halves[: len(halves) // 2]), np.sort(halves[len(halves) // 2 :])
+    others = np.flatnonzero(~np.isin(dataset.y_train, split.normal_classes))
+    if len(others) == 0:
+        raise AnoganError("the dev split needs training images of at least one class that is not normal")
+    take = min(int(n_anomalies), len(others))
+    anomaly_index = np.sort(np.random.default_rng([seed, 2]).choice(others, size=take, replace=False))
+    return DevSplit(
+        class_names=dataset.class_names,
+        normal_classes=split.normal_classes,
+        x_fit=dataset.x_train[fit_index],
+        x_normal=dataset.x_train[normal_index],
+        x_anomaly=dataset.x_train[anomaly_index],
+        y_anomaly=dataset.y_train[anomaly_index],
+        fit_index=fit_index,
+        normal_index=normal_index,
+        anomaly_index=anomaly_index,
     )

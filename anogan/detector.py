@@ -79,8 +79,9 @@ class Detector:
             raise AnoganError("fit needs at least two normal images")
         order = np.random.default_rng(self.seed).permutation(len(images))
         n_val = max(1, int(round(self.val_fraction * len(images))))
-        split = OneClassSplit(("normal",), (0,), images[np.sort(order[n_val:])], images[np.sort(order[:n_val])],
-                              np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
+        train_index, val_index = np.sort(order[n_val:]), np.sort(order[:n_val])
+        split = OneClassSplit(("normal",), (0,), images[train_index], images[val_index],
+                              np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), train_index, val_index)
         out = Path(self.out) if self.out else Path(tempfile.mkdtemp(prefix="anogan-"))
         config = TrainConfig(dataset="array", normal=("normal",), epochs=self.epochs, batch_size=self.batch_size,
                              seed=self.seed, val_fraction=self.val_fraction)

@@ -29,6 +29,17 @@ def labelled_scores(frame):
     return scored, (scored["label"] == "anomaly").to_numpy().astype(int), scored["score"].to_numpy(dtype=float)
 
 
+def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
+    """AUROC, AUPRC and F1-max of scores against labels (anomaly = 1)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from anogan.thresholds import f1_max_threshold
+
+    f1_threshold, f1_max = f1_max_threshold(y_true, scores)
+    return {"auroc": float(roc_auc_score(y_true, scores)), "auprc": float(average_precision_score(y_true, scores)),
+            "f1_max": f1_max, "f1_max_threshold": f1_threshold}
+
+
 def compute_metrics(frame) -> dict:
     """AUROC, AUPRC, F1-max and the confusion at the bundle's threshold, per file.
 
@@ -37,10 +48,6 @@ def compute_metrics(frame) -> dict:
         >>> round(metrics["auroc"], 3)  # doctest: +SKIP
         0.97
     """
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    from anogan.thresholds import f1_max_threshold
-
     scored, y_true, scores = labelled_scores(frame)
     metrics = {
         "method": str(frame["method"].iloc[0]) if len(frame) and "method" in frame else "",
@@ -53,12 +60,8 @@ def compute_metrics(frame) -> dict:
     if metrics["n_normal"] == 0 or metrics["n_anomaly"] == 0:
         metrics["note"] = "AUROC, AUPRC and F1 need both normal and anomaly rows"
     else:
-        f1_threshold, f1_max = f1_max_threshold(y_true, scores)
         metrics.update(
-            auroc=float(roc_auc_score(y_true, scores)),
-            auprc=float(average_precision_score(y_true, scores)),
-            f1_max=f1_max,
-            f1_max_threshold=f1_threshold,
+            **ranking_metrics(y_true, scores),
             at_bundle_threshold=confusion(y_true, _as_bool(scored["is_anomaly"]).astype(int)),
         )
     metrics["per_class"] = per_class_summary(frame)

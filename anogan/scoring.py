@@ -50,6 +50,10 @@ from anogan.errors import AnoganError
 
 METHODS = ("anogan", "encoder", "hybrid", "feature-knn")
 ENCODER_METHODS = ("encoder", "hybrid")
+INVERSION_METHODS = ("anogan", "hybrid")
+RESIDUALS = ("l1", "ink")
+FEATURE_DISTANCES = ("l1", "cosine")
+INVERSION_SCORE_SETTINGS = ("residual", "feature_distance", "standardize")
 
 
 def available_methods(bundle) -> list[str]:
@@ -72,6 +76,15 @@ class ScoringSettings:
         restarts: z initialisations per image for ``anogan``; the best is kept.
         kappa: κ, weight of the feature term of ``encoder`` (f-AnoGAN: 1).
         neighbours: k, normal training images compared with by ``feature-knn``.
+        residual: the inversion score's residual term: ``l1`` (AnoGAN's
+            Σ|x - G(z)|) or ``ink`` (the same divided by the ink of x and
+            G(z), so thin and thick digits are judged alike).
+        feature_distance: the inversion score's discrimination term: ``l1``
+            (AnoGAN's Σ|f(x) - f(G(z))|) or ``cosine`` (1 - cos(f(x), f(G(z))),
+            blind to the feature magnitude, which grows with ink).
+        standardize: combine the two terms after standardising each on the
+            normal validation images (mean 0, standard deviation 1), as
+            f-AnoGAN does, so λ weighs comparable quantities.
         batch_size: images per inversion batch (speed only, never the scores).
         jit_compile: compile the inversion with XLA.
     """
@@ -83,10 +96,18 @@ class ScoringSettings:
     restarts: int = 1
     kappa: float = 1.0
     neighbours: int = 5
+    residual: str = "l1"
+    feature_distance: str = "l1"
+    standardize: bool = False
     batch_size: int = 64
     jit_compile: bool = False
 
     def __post_init__(self):
+        if self.residual not in RESIDUALS:
+            raise AnoganError(f"residual must be one of {', '.join(RESIDUALS)}, got {self.residual!r}")
+        if self.feature_distance not in FEATURE_DISTANCES:
+            raise AnoganError(f"feature distance must be one of {', '.join(FEATURE_DISTANCES)}, "
+                              f"got {self.feature_distance!r}")
         if not 0.0 <= self.lam <= 1.0:
             raise AnoganError(f"lambda must be in [0, 1], got {self.lam}")
         for name in ("steps", "hybrid_steps"):
@@ -101,17 +122,48 @@ class ScoringSettings:
     def relevant_to(self, method: str) -> dict:
         """The settings that change ``method``'s scores (what a calibration must match)."""
         keys = {
-            "anogan": ("lam", "steps", "learning_rate", "restarts"),
+            "anogan": ("lam", "steps", "learning_rate", "restarts") + INVERSION_SCORE_SETTINGS,
             "encoder": ("kappa",),
-            "hybrid": ("lam", "hybrid_steps", "learning_rate"),
+            "hybrid": ("lam", "hybrid_steps", "learning_rate") + INVERSION_SCORE_SETTINGS,
             "feature-knn": ("neighbours",),
         }[method]
         return {key: getattr(self, key) for key in keys}
+
+    def as_flags(self) -> list[str]:
+        """The command-line flags that reproduce these settings (the ones that differ from the defaults)."""
+        words = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value == f.default:
+                continue
+            flag = SETTING_FLAGS[f.name][0]
+            words += [flag] if isinstance(value, bool) else [flag, str(value)]
+        return words
 
     @classmethod
     def from_dict(cls, values: dict) -> "ScoringSettings":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+# The command-line flag and help of every scoring setting, declared once: the CLI builds its
+# options from this table and the benchmark writes its reproducible commands with it.
+SETTING_FLAGS = {
+    "lam": ("--lam", "lambda, weight of the discrimination term"),
+    "steps": ("--steps", "inversion steps of the anogan method"),
+    "hybrid_steps": ("--hybrid-steps", "inversion steps of the hybrid method"),
+    "learning_rate": ("--inversion-lr", "Adam learning rate on z"),
+    "restarts": ("--restarts", "z initialisations per image, anogan method"),
+    "kappa": ("--kappa", "weight of the feature term of the encoder score"),
+    "neighbours": ("--neighbours", "normal training images the feature-knn method compares with"),
+    "residual": ("--residual", "residual term of the anogan/hybrid score: l1 (AnoGAN) or ink (over the ink)"),
+    "feature_distance": ("--feature-distance",
+                         "discrimination term of the anogan/hybrid score: l1 (AnoGAN) or cosine"),
+    "standardize": ("--standardize", "standardise the anogan/hybrid score terms on normal validation images"),
+    "batch_size": ("--score-batch-size", "images per inversion batch (speed only)"),
+    "jit_compile": ("--score-xla", "compile the inversion with XLA"),
+}
+SETTING_CHOICES = {"residual": RESIDUALS, "feature_distance": FEATURE_DISTANCES}
 
 
 @dataclass
@@ -148,6 +200,81 @@ def initial_latents(images: np.ndarray, latent_dim: int, restart: int = 0) -> np
     ]).astype(np.float32)
 
 
+@dataclass
+class InversionTerms:
+    """What a latent inversion found for a batch of images, before its terms are combined into a score.
+
+    Attributes:
+        residual_l1: Σ|x - G(z)| (AnoGAN's residual loss).
+        residual_ink: Σ|x - G(z)| over the ink of x and G(z) (pixels mapped
+            to [0, 1]): the share of the ink that does not match, in [0, 1].
+        feature_l1: Σ|f(x) - f(G(z))| (AnoGAN's discrimination loss).
+        feature_cosine: 1 - cos(f(x), f(G(z))).
+        loss: the inversion's own objective at the last step,
+            (1 - λ)·residual_l1 + λ·feature_l1.
+        reconstruction: G(z) in [-1, 1], ``(N, 28, 28)``.
+        anomaly_map: |x - G(z)|, ``(N, 28, 28)``.
+        z: the latent codes found.
+    """
+
+    residual_l1: np.ndarray
+    residual_ink: np.ndarray
+    feature_l1: np.ndarray
+    feature_cosine: np.ndarray
+    loss: np.ndarray
+    reconstruction: np.ndarray
+    anomaly_map: np.ndarray
+    z: np.ndarray
+
+    def take(self, better: np.ndarray, other: "InversionTerms") -> None:
+        """Replace this batch's entries where ``better`` is true by ``other``'s."""
+        for f in fields(InversionTerms):
+            getattr(self, f.name)[better] = getattr(other, f.name)[better]
+
+    @staticmethod
+    def concatenate(parts: list["InversionTerms"]) -> "InversionTerms":
+        return InversionTerms(**{
+            f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(InversionTerms)
+        })
+
+
+def fit_term_stats(terms: InversionTerms) -> dict:
+    """Mean and standard deviation of each score term on normal images (for ``standardize``)."""
+    stats = {}
+    for name in ("residual_l1", "residual_ink", "feature_l1", "feature_cosine"):
+        values = np.asarray(getattr(terms, name), dtype=np.float64)
+        if len(values) < 2:
+            raise AnoganError("standardising the score terms needs at least two normal validation images")
+        stats[name] = (float(values.mean()), float(max(values.std(), 1e-12)))
+    return stats
+
+
+def combine_terms(terms: InversionTerms, settings: ScoringSettings, stats: Optional[dict] = None) -> ScoreBatch:
+    """The inversion score (1 - λ)·residual + λ·discrimination, from the terms ``settings`` name.
+
+    With ``settings.standardize`` each term is first standardised with
+    ``stats`` (from :func:`fit_term_stats` on normal validation images).
+    The reported ``residual_score`` and ``discrimination_score`` are the raw terms.
+    """
+    residual_name = "residual_ink" if settings.residual == "ink" else "residual_l1"
+    feature_name = "feature_cosine" if settings.feature_distance == "cosine" else "feature_l1"
+    residual, feature = getattr(terms, residual_name), getattr(terms, feature_name)
+    weighted_residual, weighted_feature = residual, feature
+    if settings.standardize:
+        if stats is None:
+            raise AnoganError("standardised scores need the term statistics of normal validation images")
+        weighted_residual = (residual - stats[residual_name][0]) / stats[residual_name][1]
+        weighted_feature = (feature - stats[feature_name][0]) / stats[feature_name][1]
+    return ScoreBatch(
+        score=((1.0 - settings.lam) * weighted_residual + settings.lam * weighted_feature).astype(np.float32),
+        residual_score=residual,
+        discrimination_score=feature,
+        reconstruction=terms.reconstruction,
+        anomaly_map=terms.anomaly_map,
+        z=terms.z,
+    )
+
+
 class LatentInverter:
     """Batched AnoGAN inversion with one compiled function reused for every batch.
 
@@ -179,11 +306,10 @@ class LatentInverter:
         import tensorflow as tf
 
         generated = self.generator(self.z, training=False)
+        generated_features = self.feature_extractor(generated, training=False)
         residual = tf.reduce_sum(tf.abs(x - generated), axis=[1, 2, 3])
-        discrimination = tf.reduce_sum(
-            tf.abs(x_features - self.feature_extractor(generated, training=False)), axis=1
-        )
-        return residual, discrimination, generated
+        discrimination = tf.reduce_sum(tf.abs(x_features - generated_features), axis=1)
+        return residual, discrimination, generated, generated_features
 
     def _invert_batch(self, x, z0, steps):
         import tensorflow as tf
@@ -194,13 +320,18 @@ class LatentInverter:
         x_features = self.feature_extractor(x, training=False)
         for _ in tf.range(steps):
             with tf.GradientTape() as tape:
-                residual, discrimination, _ = self._terms(x, x_features)
+                residual, discrimination, _, _ = self._terms(x, x_features)
                 loss = tf.reduce_sum((1.0 - self.lam) * residual + self.lam * discrimination)
             self.optimizer.apply_gradients([(tape.gradient(loss, self.z), self.z)])
-        residual, discrimination, generated = self._terms(x, x_features)
-        return residual, discrimination, generated, tf.identity(self.z)
+        residual, discrimination, generated, generated_features = self._terms(x, x_features)
+        ink = tf.reduce_sum((x + 1.0) / 2.0, axis=[1, 2, 3]) + tf.reduce_sum((generated + 1.0) / 2.0, axis=[1, 2, 3])
+        residual_ink = (residual / 2.0) / tf.maximum(ink, 1e-6)
+        cosine = tf.reduce_sum(
+            tf.math.l2_normalize(x_features, axis=1) * tf.math.l2_normalize(generated_features, axis=1), axis=1
+        )
+        return residual, residual_ink, discrimination, 1.0 - cosine, generated, tf.identity(self.z)
 
-    def invert(self, x: np.ndarray, z0: np.ndarray, steps: int) -> ScoreBatch:
+    def invert(self, x: np.ndarray, z0: np.ndarray, steps: int) -> InversionTerms:
         """Invert images ``x`` (model range, ``(N, 28, 28, 1)``) from latents ``z0``."""
         import tensorflow as tf
 
@@ -212,18 +343,20 @@ class LatentInverter:
             if pad:
                 chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)])
                 chunk_z = np.concatenate([chunk_z, np.zeros((pad, chunk_z.shape[1]), np.float32)])
-            residual, discrimination, generated, z = (
+            residual, residual_ink, discrimination, cosine, generated, z = (
                 t.numpy()[:n] for t in self._invert(chunk, chunk_z, tf.constant(steps, tf.int32))
             )
-            parts.append(ScoreBatch(
-                score=(1.0 - self.lam) * residual + self.lam * discrimination,
-                residual_score=residual,
-                discrimination_score=discrimination,
+            parts.append(InversionTerms(
+                residual_l1=residual,
+                residual_ink=residual_ink,
+                feature_l1=discrimination,
+                feature_cosine=cosine,
+                loss=(1.0 - self.lam) * residual + self.lam * discrimination,
                 reconstruction=generated[..., 0],
                 anomaly_map=np.abs(chunk[:n, ..., 0] - generated[..., 0]),
                 z=z,
             ))
-        return ScoreBatch.concatenate(parts)
+        return InversionTerms.concatenate(parts)
 
 
 class NearestNormals:
@@ -282,7 +415,8 @@ class Scorer:
         (16,)
     """
 
-    def __init__(self, bundle, method: str, settings: Optional[ScoringSettings] = None):
+    def __init__(self, bundle, method: str, settings: Optional[ScoringSettings] = None,
+                 fit_images: Optional[np.ndarray] = None):
         import tensorflow as tf
 
         if method not in METHODS:
@@ -307,6 +441,10 @@ class Scorer:
                 bundle.generator, bundle.feature_extractor, self.settings.lam,
                 self.settings.learning_rate, self.settings.batch_size, self.settings.jit_compile,
             )
+        self.term_stats: Optional[dict] = None
+        if method in INVERSION_METHODS and self.settings.standardize:
+            normals = bundle.validation_images() if fit_images is None else fit_images
+            self.term_stats = fit_term_stats(self.invert(normals))
         if method == "feature-knn":
             self._nearest = NearestNormals(bundle.feature_extractor, bundle.reference_images(),
                                            self.settings.neighbours)
@@ -336,12 +474,23 @@ class Scorer:
             empty = np.zeros((0,), np.float32)
             maps = np.zeros((0, 28, 28), np.float32)
             return ScoreBatch(empty, empty, empty, maps, maps, np.zeros((0, self.latent_dim), np.float32))
-        if self.method == "anogan":
-            return self._score_anogan(images, x)
         if self.method == "encoder":
             return self._score_encoder(x)
         if self.method == "feature-knn":
             return self._score_feature_knn(x)
+        return combine_terms(self.invert(images), self.settings, self.term_stats)
+
+    def invert(self, images: np.ndarray) -> InversionTerms:
+        """The latent inversion of ``uint8`` images ``(N, 28, 28)`` (``anogan`` and ``hybrid`` only).
+
+        :meth:`score` combines these terms; the dev benchmark reuses one
+        inversion for every way of combining them.
+        """
+        if self.method not in INVERSION_METHODS:
+            raise AnoganError(f"the {self.method} method does not invert the generator")
+        x = to_model_range(images)
+        if self.method == "anogan":
+            return self._invert_anogan(images, x)
         encoder = self.bundle.encoder
         z0 = np.concatenate([encoder(x[i : i + 256], training=False).numpy() for i in range(0, len(x), 256)])
         return self._inverter.invert(x, z0, self.settings.hybrid_steps)
@@ -378,15 +527,12 @@ class Scorer:
             ))
         return ScoreBatch.concatenate(parts)
 
-    def _score_anogan(self, images: np.ndarray, x: np.ndarray) -> ScoreBatch:
+    def _invert_anogan(self, images: np.ndarray, x: np.ndarray) -> InversionTerms:
         best = None
         for restart in range(self.settings.restarts):
             result = self._inverter.invert(x, initial_latents(images, self.latent_dim, restart), self.settings.steps)
             if best is None:
                 best = result
-                continue
-            better = result.score < best.score
-            for f in fields(ScoreBatch):
-                getattr(best, f.name)[better] = getattr(result, f.name)[better]
+            else:
+                best.take(result.loss < best.loss, result)
         return best
-

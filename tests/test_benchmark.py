@@ -2,8 +2,11 @@ import json
 
 import pytest
 
-from anogan.benchmark import BenchmarkConfig, load_results, parse_classes, run_benchmark, summarize
+from anogan.benchmark import BenchmarkConfig, Candidate, load_results, parse_classes, run_benchmark, summarize
 from anogan.errors import AnoganError
+from anogan.scoring import ScoringSettings
+
+ENCODER = [Candidate("encoder", "encoder")]
 
 
 def test_parse_classes():
@@ -16,7 +19,7 @@ def test_parse_classes():
 def test_benchmark_writes_one_file_per_result_and_resumes(tmp_path, shapes_npz, monkeypatch):
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32)
     out = tmp_path / "results"
-    records = run_benchmark(config, [0, 1], [0], ["encoder"], out, progress=False)
+    records = run_benchmark(config, [0, 1], [0], ENCODER, out, progress=False)
     assert [(r["normal_class"], r["method"]) for r in records] == [(0, "encoder"), (1, "encoder")]
     record = json.loads((out / "mnist_class1_seed0_encoder.json").read_text())
     assert record["n_test"] == 60 and 0 <= record["auroc"] <= 1
@@ -25,7 +28,7 @@ def test_benchmark_writes_one_file_per_result_and_resumes(tmp_path, shapes_npz, 
     import anogan.training
 
     monkeypatch.setattr(anogan.training, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
-    assert len(run_benchmark(config, [0, 1], [0], ["encoder"], out, progress=False)) == 2
+    assert len(run_benchmark(config, [0, 1], [0], ENCODER, out, progress=False)) == 2
 
     table = summarize(out)
     text = table.read_text()
@@ -43,10 +46,50 @@ def test_rerun_script_retrains_from_the_recorded_command_and_logs_the_comparison
     rerun = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(rerun)
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32)
-    run_benchmark(config, [0], [0], ["feature-knn"], tmp_path / "results", progress=False)
+    run_benchmark(config, [0], [0], [Candidate("feature-knn", "feature-knn")], tmp_path / "results",
+                  progress=False)
     monkeypatch.setattr(rerun, "LOG", tmp_path / "reruns.csv")
     result = tmp_path / "results" / "mnist_class0_seed0_feature-knn.json"
     assert rerun.main([str(result), "--out", str(tmp_path / "again")]) == 0
     assert (tmp_path / "again" / "runs" / "mnist_class0_seed0" / "bundle.json").is_file()
     [row] = list(csv.DictReader(open(tmp_path / "reruns.csv")))
     assert row["within_tolerance"] == "True" and float(row["difference_points"]) == 0.0
+
+
+def test_dev_split_benchmark_shares_one_inversion_and_matches_the_scorer(tmp_path, shapes_npz):
+    from anogan.artifacts import load_bundle
+    from anogan.data import dev_split, load_dataset
+    from anogan.evaluation import ranking_metrics
+    from anogan.scoring import Scorer
+
+    import numpy as np
+
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32,
+                             split="dev", dev_anomalies=40)
+    standardized = ScoringSettings(hybrid_steps=3, batch_size=16, residual="ink", feature_distance="cosine",
+                                   standardize=True, lam=0.5)
+    candidates = [Candidate("hybrid-paper", "hybrid", ScoringSettings(hybrid_steps=3, batch_size=16)),
+                  Candidate("hybrid-ink-cosine", "hybrid", standardized),
+                  Candidate("encoder", "encoder")]
+    out = tmp_path / "dev"
+    records = {r["candidate"]: r for r in run_benchmark(config, [0], [0], candidates, out, progress=False)}
+    assert set(records) == {"hybrid-paper", "hybrid-ink-cosine", "encoder"}
+    record = records["hybrid-ink-cosine"]
+    assert record["split"] == "dev" and record["n_anomaly"] == 40 and record["n_normal"] + record["n_fit"] == 6
+    assert "--split dev" in record["command"] and "--standardize" in record["command"]
+    assert "--candidate hybrid-ink-cosine" in record["command"] and "--feature-distance cosine" in record["command"]
+
+    # The shared inversion gives what the product's scorer gives, fitted on the same normal images.
+    bundle = load_bundle(out / "runs" / "mnist_class0_seed0")
+    dev = dev_split(load_dataset("mnist", shapes_npz), [0], 0.1, 0, 40)
+    scorer = Scorer(bundle, "hybrid", standardized, fit_images=dev.x_fit)
+    scores = scorer.score(np.concatenate([dev.x_normal, dev.x_anomaly])).score
+    labels = np.r_[np.zeros(len(dev.x_normal)), np.ones(len(dev.x_anomaly))]
+    assert ranking_metrics(labels, scores)["auroc"] == pytest.approx(record["auroc"], abs=1e-6)
+    assert "dev split" in summarize(out).read_text()
+
+
+def test_candidate_names_must_be_unique(tmp_path, shapes_npz):
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1)
+    with pytest.raises(AnoganError, match="unique"):
+        run_benchmark(config, [0], [0], ENCODER * 2, tmp_path, progress=False)

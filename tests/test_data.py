@@ -185,3 +185,33 @@ def test_folder_loader_uses_train_and_test_subfolders(tmp_path):
     dataset = load_dataset("folder", tmp_path)
     assert len(dataset.x_train) == 6 and len(dataset.x_test) == 4
     assert dataset.y_test.tolist() == [0, 0, 1, 1]
+
+
+def test_dev_split_never_touches_the_test_split_or_the_training_images(shapes_dataset):
+    from anogan.data import dev_split
+
+    dev = dev_split(shapes_dataset, normal=["disc"], val_fraction=0.2, seed=3, n_anomalies=50)
+    trained = one_class_split(shapes_dataset, ["disc"], 0.2, seed=3)
+    # Every dev image comes from the training split, and none is one the model trains on.
+    for index in (dev.fit_index, dev.normal_index, dev.anomaly_index):
+        assert not np.isin(index, trained.train_index).any()
+    assert np.array_equal(np.sort(np.r_[dev.fit_index, dev.normal_index]), trained.val_index)
+    assert not np.isin(dev.fit_index, dev.normal_index).any()
+    assert (shapes_dataset.y_train[dev.normal_index] == 0).all()
+    assert (dev.y_anomaly != 0).all() and len(dev.x_anomaly) == 50
+    assert np.array_equal(dev.x_anomaly, shapes_dataset.x_train[dev.anomaly_index])
+    # No dev image is a test image (pixel for pixel).
+    test_images = {image.tobytes() for image in shapes_dataset.x_test}
+    for images in (dev.x_fit, dev.x_normal, dev.x_anomaly):
+        assert not any(image.tobytes() in test_images for image in images)
+    again = dev_split(shapes_dataset, normal=["disc"], val_fraction=0.2, seed=3, n_anomalies=50)
+    assert np.array_equal(again.anomaly_index, dev.anomaly_index)
+
+
+def test_dev_split_needs_anomalies_and_two_validation_images(shapes_dataset):
+    from anogan.data import dev_split
+
+    with pytest.raises(AnoganError, match="validation"):
+        dev_split(shapes_dataset, normal=["disc"], val_fraction=0.0)
+    with pytest.raises(AnoganError, match="not normal"):
+        dev_split(shapes_dataset, normal=["disc", "bar", "cross"])

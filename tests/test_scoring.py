@@ -123,3 +123,38 @@ def test_feature_knn_needs_the_reference_images_and_enough_of_them(trained_run):
         Scorer(trained_run, "feature-knn", ScoringSettings(neighbours=100))
     with pytest.raises(AnoganError, match="neighbours"):
         ScoringSettings(neighbours=0)
+
+
+def test_standardized_terms_are_centred_on_the_normal_validation_images(scoring_bundle, fast_settings):
+    from dataclasses import replace
+
+    settings = replace(fast_settings, residual="ink", feature_distance="cosine", standardize=True, lam=0.5)
+    scorer = Scorer(scoring_bundle, "hybrid", settings)
+    normals = scoring_bundle.validation_images()
+    assert abs(float(scorer.score(normals).score.mean())) < 1e-3
+    assert scorer.term_stats["residual_ink"][1] > 0
+
+
+def test_ink_residual_and_cosine_terms_are_bounded_and_the_default_is_anogan(scoring_bundle, shapes_dataset,
+                                                                             fast_settings):
+    scorer = Scorer(scoring_bundle, "hybrid", fast_settings)
+    terms = scorer.invert(shapes_dataset.x_test)
+    assert ((terms.residual_ink >= 0) & (terms.residual_ink <= 1)).all()
+    assert ((terms.feature_cosine >= -1e-6) & (terms.feature_cosine <= 2)).all()
+    paper = scorer.score(shapes_dataset.x_test)
+    np.testing.assert_allclose(paper.score, 0.9 * terms.residual_l1 + 0.1 * terms.feature_l1, rtol=1e-5)
+    np.testing.assert_allclose(paper.residual_score, terms.residual_l1)
+
+
+def test_new_term_settings_are_checked_and_round_trip_through_the_cli():
+    from anogan.cli import _build_parser, _settings
+
+    with pytest.raises(AnoganError, match="residual"):
+        ScoringSettings(residual="l2")
+    with pytest.raises(AnoganError, match="feature distance"):
+        ScoringSettings(feature_distance="dot")
+    settings = ScoringSettings(lam=0.5, residual="ink", feature_distance="cosine", standardize=True, hybrid_steps=7)
+    args = _build_parser().parse_args(["score", "x", "--model", "m", "--method", "hybrid", "--out", "o.csv",
+                                       *settings.as_flags()])
+    assert _settings(args) == settings
+    assert ScoringSettings().as_flags() == []

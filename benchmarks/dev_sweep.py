@@ -1,0 +1,68 @@
+"""Score every scoring candidate on the dev split of the benchmark's bundles (never the test split).
+
+    python benchmarks/dev_sweep.py --dataset mnist --data ../shared/data/mnist.npz --classes 0-9 --seeds 0
+
+Each candidate is a method with its settings; its result is one JSON file per
+(class, seed) under ``--out``, with the ``anogan benchmark --split dev``
+command that reproduces it alone. Candidates that differ only in how the
+inversion's terms are combined share one inversion per bundle. The bundles
+are the benchmark's default configuration (30 GAN epochs at batch 256,
+encoder 20 epochs), shared with the test runs through ``--runs-dir``.
+Finished results are skipped, so the sweep resumes.
+"""
+
+import argparse
+import sys
+
+from anogan.benchmark import BenchmarkConfig, Candidate, parse_classes, run_benchmark, summarize
+from anogan.scoring import ScoringSettings
+
+
+def candidates() -> list[Candidate]:
+    paper = ScoringSettings()
+    std = dict(standardize=True)
+    return [
+        Candidate("encoder", "encoder"),
+        Candidate("feature-knn", "feature-knn"),
+        Candidate("hybrid", "hybrid", paper),
+        Candidate("hybrid-std", "hybrid", ScoringSettings(**std)),
+        Candidate("hybrid-ink-std", "hybrid", ScoringSettings(residual="ink", **std)),
+        Candidate("hybrid-cos-std", "hybrid", ScoringSettings(feature_distance="cosine", **std)),
+        Candidate("hybrid-ink-cos-std", "hybrid", ScoringSettings(residual="ink", feature_distance="cosine", **std)),
+        Candidate("hybrid-std-lam0.5", "hybrid", ScoringSettings(lam=0.5, **std)),
+        Candidate("hybrid-ink-cos-std-lam0.5", "hybrid",
+                  ScoringSettings(lam=0.5, residual="ink", feature_distance="cosine", **std)),
+        Candidate("hybrid-ink-cos-std-lam0.9", "hybrid",
+                  ScoringSettings(lam=0.9, residual="ink", feature_distance="cosine", **std)),
+        Candidate("hybrid0-ink-cos-std-lam0.5", "hybrid",
+                  ScoringSettings(hybrid_steps=0, lam=0.5, residual="ink", feature_distance="cosine", **std)),
+    ]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--data")
+    parser.add_argument("--classes", default="0-9")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--encoder-epochs", type=int, default=20)
+    parser.add_argument("--only", help="comma-separated candidate names (default: all)")
+    parser.add_argument("--runs-dir", default="runs/bench")
+    parser.add_argument("--out", help="result folder (default benchmarks/results/DATASET-dev)")
+    args = parser.parse_args(argv)
+    chosen = candidates()
+    if args.only:
+        names = set(args.only.split(","))
+        chosen = [c for c in chosen if c.name in names]
+    out = args.out or f"benchmarks/results/{args.dataset}-dev"
+    config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
+                             encoder_epochs=args.encoder_epochs, split="dev")
+    run_benchmark(config, parse_classes(args.classes), [int(s) for s in args.seeds.split(",")], chosen, out,
+                  runs_dir=args.runs_dir)
+    print(summarize(out).read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
