@@ -45,6 +45,7 @@ RESULT_COLUMNS = (
 NORMAL_WORDS = {"normal", "good", "ok"}
 ANOMALY_WORDS = {"anomaly", "anomalous", "abnormal", "bad", "defect"}
 SPLITS = ("train", "test")
+MAX_UPLOAD_FILES = 500
 
 
 @dataclass
@@ -222,7 +223,12 @@ class UploadScore:
 
 
 def score_uploads(scorer, calibration, files: Sequence[tuple[str, bytes]]) -> list[UploadScore]:
-    """Score in-memory files (name, bytes), e.g. dashboard uploads; a bad file gets an error row."""
+    """Score in-memory files (name, bytes), e.g. dashboard uploads; a bad file gets an error row.
+
+    At most :data:`MAX_UPLOAD_FILES` files are taken at once, so one request cannot hold the server for long.
+    """
+    if len(files) > MAX_UPLOAD_FILES:
+        raise AnoganError(f"{len(files)} files given; at most {MAX_UPLOAD_FILES} are scored at once")
     items = []
     for index, (name, content) in enumerate(files):
         try:

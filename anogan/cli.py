@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 
 from anogan.data import DATASETS, DEV_ANOMALIES
 from anogan.errors import AnoganError
+from anogan.images import MAX_FILE_BYTES
 from anogan.models import PRECISIONS
 from anogan.scoring import METHODS, SETTING_CHOICES, SETTING_FLAGS, ScoringSettings
 
@@ -182,6 +183,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     dashboard.add_argument("--runs-dir", default=os.environ.get("ANOGAN_RUNS_DIR", "runs"),
                            help="folder holding model bundles and results (default runs/, or $ANOGAN_RUNS_DIR)")
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address to listen on (default 127.0.0.1: this machine only). Another address "
+                           "opens the dashboard to the network and needs $ANOGAN_DASHBOARD_TOKEN or "
+                           "--insecure-no-auth")
+    dashboard.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    dashboard.add_argument("--insecure-no-auth", action="store_true",
+                           help="allow listening beyond this machine without an access token")
     dashboard.add_argument("streamlit_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     dashboard.set_defaults(handler=_dashboard)
     return parser
@@ -327,19 +335,41 @@ def dashboard_app_path() -> Path:
     return Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 
 
-def _dashboard(args: argparse.Namespace) -> int:
-    import subprocess
+def _is_loopback(host: str) -> bool:
+    import ipaddress
 
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _dashboard(args: argparse.Namespace) -> int:
     app = dashboard_app_path()
     if not app.is_file():
         raise AnoganError(f"dashboard not found at {app}; install anogan from a source checkout (pip install -e .)")
     runs = Path(args.runs_dir).resolve()
     if not runs.is_dir():
         raise AnoganError(f"runs directory not found: {runs}")
+    has_token = bool(os.environ.get("ANOGAN_DASHBOARD_TOKEN"))
+    if not _is_loopback(args.host) and not has_token:
+        if not args.insecure_no_auth:
+            raise AnoganError(
+                f"--host {args.host} opens the dashboard to the network: set ANOGAN_DASHBOARD_TOKEN to require an "
+                "access token, or pass --insecure-no-auth to allow anyone who can reach this machine"
+            )
+        print(f"anogan: warning: listening on {args.host} with no access token; anyone who can reach this "
+              "machine can read the runs folder and score images", file=sys.stderr)
     extra = [a for a in args.streamlit_args if a != "--"]
+    settings = ["--server.address", args.host, "--server.port", str(args.port),
+                "--server.maxUploadSize", str(MAX_FILE_BYTES // 2**20),
+                "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
     env = {**os.environ, "ANOGAN_RUNS_DIR": str(runs)}
-    print(f"dashboard over {runs}", flush=True)
-    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(app), *extra], env=env)
+    print(f"dashboard over {runs} on http://{args.host}:{args.port}", flush=True)
+    # Streamlit replaces this process, so Ctrl-C and SIGTERM reach the server itself.
+    os.execve(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), *settings, *extra], env)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from anogan.artifacts import atomic_path, write_json_atomic
 from anogan.batch import read_results
@@ -131,8 +132,34 @@ def evaluate(results: os.PathLike | str, out: os.PathLike | str) -> dict:
         with atomic_path(out / "pr.csv") as temp:
             pr.to_csv(temp, index=False)
         _plot_curves(out, metrics, roc, pr)
+    per_class = pd.DataFrame([{"class": name, **values} for name, values in metrics["per_class"].items()])
+    with atomic_path(out / "per_class.csv") as temp:
+        spreadsheet_safe(per_class).to_csv(temp, index=False)
     _plot_histogram(out, frame)
     return metrics
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame):
+    """A copy of ``frame`` whose text cells cannot run as spreadsheet formulas ("CSV injection").
+
+    A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+    return gets a leading apostrophe, so a spreadsheet shows it as text. Use
+    it for tables meant for people; results CSVs that programs read back
+    (``--resume``) keep their exact paths.
+
+    Example:
+        >>> spreadsheet_safe(pd.DataFrame({"path": ["=HYPERLINK(1)", "a.png"]}))["path"].tolist()
+        ["'=HYPERLINK(1)", 'a.png']
+    """
+    safe = frame.copy()
+    for column in safe.columns:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
+            safe[column] = [f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
+                            for v in safe[column]]
+    return safe
 
 
 def save_figure(figure, path: Path) -> None:

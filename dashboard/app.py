@@ -6,7 +6,10 @@ A thin layer over the library: every score, threshold and metric comes from
 
 import streamlit as st
 
+from ui import require_token
+
 st.set_page_config(page_title="anogan", page_icon=":material/troubleshoot:", layout="wide")
+require_token()
 
 pages = [
     st.Page("views/score.py", title="Score images", icon=":material/upload:", default=True),

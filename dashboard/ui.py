@@ -1,7 +1,8 @@
-"""Shared pieces of the dashboard pages: the runs directory, cached bundles, per-session scorers."""
+"""Shared pieces of the dashboard pages: access control, the runs directory, cached bundles, per-session scorers."""
 
 from __future__ import annotations
 
+import hmac
 import os
 from pathlib import Path
 from typing import Optional
@@ -14,6 +15,28 @@ from anogan.batch import find_results
 from anogan.errors import AnoganError
 
 RUNS_DIR_ENV = "ANOGAN_RUNS_DIR"
+TOKEN_ENV = "ANOGAN_DASHBOARD_TOKEN"
+
+
+def require_token() -> None:
+    """With ``ANOGAN_DASHBOARD_TOKEN`` set, stop every page until this browser session has given it.
+
+    The comparison takes constant time, so response times do not leak how
+    much of a guess was right.
+    """
+    token = os.environ.get(TOKEN_ENV, "")
+    if not token or st.session_state.get("token_accepted"):
+        return
+    st.title("anogan")
+    with st.form("access"):
+        given = st.text_input("Access token", type="password", key="access_token")
+        submitted = st.form_submit_button("Open")
+    if submitted:
+        if hmac.compare_digest(given.encode(), token.encode()):
+            st.session_state["token_accepted"] = True
+            st.rerun()
+        st.error("Wrong access token.")
+    st.stop()
 
 
 def runs_dir() -> Path:

@@ -84,3 +84,25 @@ def fast_settings():
     from anogan.scoring import ScoringSettings
 
     return ScoringSettings(steps=40, hybrid_steps=10, batch_size=16)
+
+
+@pytest.fixture(scope="session")
+def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
+    """A runs folder for the dashboard: a copy of the scoring bundle and an encoder results file with maps."""
+    import shutil
+
+    from anogan.artifacts import load_bundle
+    from anogan.batch import open_input, score_to_csv
+    from anogan.scoring import Scorer
+    from anogan.thresholds import calibrate
+
+    root = tmp_path_factory.mktemp("dashboard_runs")
+    run = root / "shapes"
+    shutil.copytree(scoring_bundle.path, run)
+    bundle = load_bundle(run)
+    scorer = Scorer(bundle, "encoder")
+    calibration = calibrate(bundle, "encoder", scorer=scorer)
+    np.savez(root / "test.npz", x=shapes_dataset.x_test, y=shapes_dataset.y_test)
+    score_to_csv(open_input(str(root / "test.npz")), scorer, calibration, run / "results_encoder.csv",
+                 maps_dir=run / "maps_encoder", progress=False)
+    return root

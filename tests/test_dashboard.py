@@ -1,34 +1,13 @@
 """The Streamlit dashboard, page by page, with streamlit.testing's AppTest."""
 
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from anogan.batch import open_input, score_to_csv
-from anogan.scoring import Scorer
-from anogan.thresholds import calibrate
-
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
-
-
-@pytest.fixture(scope="session")
-def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
-    root = tmp_path_factory.mktemp("dashboard_runs")
-    run = root / "shapes"
-    shutil.copytree(scoring_bundle.path, run)
-    from anogan.artifacts import load_bundle
-
-    bundle = load_bundle(run)
-    scorer = Scorer(bundle, "encoder")
-    calibration = calibrate(bundle, "encoder", scorer=scorer)
-    np.savez(root / "test.npz", x=shapes_dataset.x_test, y=shapes_dataset.y_test)
-    score_to_csv(open_input(str(root / "test.npz")), scorer, calibration, run / "results_encoder.csv",
-                 maps_dir=run / "maps_encoder", progress=False)
-    return root
 
 
 @pytest.fixture

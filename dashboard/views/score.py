@@ -3,8 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from anogan.batch import RESULT_COLUMNS, score_uploads
+from anogan.batch import MAX_UPLOAD_FILES, RESULT_COLUMNS, score_uploads
 from anogan.errors import AnoganError
+from anogan.evaluation import spreadsheet_safe
+from anogan.images import MAX_FILE_BYTES
 from anogan.scoring import available_methods
 from ui import cached_bundle, choose_bundle, session_scorer
 
@@ -25,7 +27,12 @@ if bundle_path is not None:
     # feature-knn compares with the nearest normal training image, not with a generated one
     reference_symbol = "nearest" if method == "feature-knn" else "G(z)"
     reference_caption = "nearest normal image" if method == "feature-knn" else "reconstruction G(z)"
-    uploads = st.file_uploader("Images (PNG, JPEG, …)", accept_multiple_files=True, key="score_uploads")
+    uploads = st.file_uploader(f"Images (PNG, JPEG, …; up to {MAX_UPLOAD_FILES} at once)", accept_multiple_files=True,
+                               key="score_uploads", max_upload_size=MAX_FILE_BYTES // 2**20)
+    if uploads and len(uploads) > MAX_UPLOAD_FILES:
+        st.warning(f"{len(uploads)} files uploaded; only the first {MAX_UPLOAD_FILES} are scored. "
+                   f"Score larger sets with `anogan score FOLDER`.")
+        uploads = uploads[:MAX_UPLOAD_FILES]
     if uploads:
         try:
             scorer, calibration = session_scorer(bundle_path, method)
@@ -52,4 +59,5 @@ if bundle_path is not None:
                 numbers.metric("normalized score", f"{row['normalized_score']:.3f}")
         table = pd.DataFrame([r.row for r in results], columns=RESULT_COLUMNS).drop(
             columns=["reconstruction", "anomaly_map", "class", "label"])
-        st.download_button("Download scores (CSV)", table.to_csv(index=False), "scores.csv", "text/csv")
+        st.download_button("Download scores (CSV)", spreadsheet_safe(table).to_csv(index=False), "scores.csv",
+                           "text/csv")
