@@ -22,7 +22,7 @@ from anogan.images import read_image  # noqa: E402
 from anogan.evaluation import evaluate  # noqa: E402
 from anogan.scoring import Scorer, ScoringSettings  # noqa: E402
 from anogan.thresholds import calibrate  # noqa: E402
-from anogan.training import train, train_encoder  # noqa: E402
+from anogan.training import TrainConfig, train, train_encoder  # noqa: E402
 
 __all__ = [
     "AnoganError",

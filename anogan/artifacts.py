@@ -17,9 +17,11 @@ model file whose hash does not match is refused.
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,10 @@ REQUIRED_MODELS = ("generator", "discriminator")
 VALIDATION_FILE = "validation.npz"
 REFERENCE_FILE = "reference.npz"
 MAX_REFERENCE_IMAGES = 10_000
+# The scoring methods that run the encoder: their calibrations describe one encoder and go when it is replaced.
+ENCODER_METHODS = ("encoder", "hybrid")
+HISTORY_COLUMNS = ("epoch", "gen_loss", "disc_loss", "seconds", "images_per_second")
+ENCODER_HISTORY_COLUMNS = ("epoch", "loss", "residual", "feature", "seconds", "images_per_second")
 
 
 @contextlib.contextmanager
@@ -222,12 +228,114 @@ class Bundle:
         self.metadata.setdefault("format", BUNDLE_FORMAT)
         write_json_atomic(self.path / METADATA_FILE, self.metadata)
 
+    def run_directory(self) -> "RunDirectory":
+        return RunDirectory(self.path)
+
     def set_encoder(self, encoder) -> None:
-        """Attach a trained encoder and write it into the bundle."""
+        """Attach a trained encoder and write it into the bundle, dropping calibrations made with the old one."""
+        calibration = self.metadata.get("calibration", {})
+        for method in ENCODER_METHODS:
+            calibration.pop(method, None)
         self.encoder = encoder
         filename = MODEL_FILES["encoder"]
         self.metadata.setdefault("files", {})[filename] = save_model_atomic(encoder, self.path / filename)
         self.save_metadata()
+
+
+def bundle_metadata(training: dict, normal_classes, class_names, image_shape, n_train: int,
+                    n_val: int) -> dict[str, Any]:
+    """The ``bundle.json`` contents of a freshly trained GAN, from its training settings (``TrainConfig``)."""
+    return {
+        "dataset": {"name": training["dataset"], "data": training["data"], "val_fraction": training["val_fraction"]},
+        "normal_classes": [int(c) for c in normal_classes],
+        "class_names": list(class_names),
+        "image_shape": list(image_shape),
+        "latent_dim": training["latent_dim"],
+        "seed": training["seed"],
+        "training": {**training, "normal": list(training["normal"]), "n_train": n_train, "n_val": n_val},
+        "versions": library_versions(),
+        "calibration": {},
+    }
+
+
+class RunDirectory:
+    """The files of one run folder, named in one place.
+
+    ``run.json`` (training settings), ``history.csv`` and
+    ``encoder_history.csv`` (one row per epoch), ``samples/epoch_NNNN.png``,
+    ``checkpoints/`` (the last complete epoch) and the bundle files.
+    """
+
+    def __init__(self, path: os.PathLike | str):
+        self.path = Path(path)
+        self.checkpoints = self.path / "checkpoints"
+        self.samples = self.path / "samples"
+        self.history = self.path / "history.csv"
+        self.encoder_history = self.path / "encoder_history.csv"
+        self.config = self.path / "run.json"
+        self.bundle_file = self.path / METADATA_FILE
+
+    def has_run(self) -> bool:
+        return self.config.exists() or self.bundle_file.exists()
+
+    def write_config(self, settings: dict) -> None:
+        write_json_atomic(self.config, settings)
+
+    def sample_grids(self) -> list[Path]:
+        return sorted(self.samples.glob("epoch_*.png"))
+
+    def latest_epoch(self) -> int:
+        pointer = self.checkpoints / "latest.json"
+        if not pointer.is_file():
+            return 0
+        try:
+            return int(json.loads(pointer.read_text())["epoch"])
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+            raise AnoganError(f"{pointer}: damaged checkpoint pointer") from None
+
+    def checkpoint_dir(self, epoch: int) -> Path:
+        return self.checkpoints / f"epoch-{epoch:04d}"
+
+    def save_checkpoint(self, epoch: int, models: dict[str, Any], state: dict[str, np.ndarray]) -> None:
+        """Save ``models`` (name -> Keras model) and ``state`` arrays as epoch ``epoch``; keep only that one."""
+        target = self.checkpoint_dir(epoch)
+        target.mkdir(parents=True, exist_ok=True)
+        for name, model in models.items():
+            save_model_atomic(model, target / f"{name}.keras")
+        with atomic_path(target / "optimizers.npz") as temp:
+            with open(temp, "wb") as handle:
+                np.savez(handle, **state)
+        write_json_atomic(self.checkpoints / "latest.json",
+                          {"epoch": epoch, "dir": target.name, "models": sorted(models)})
+        for old in self.checkpoints.glob("epoch-*"):
+            if old != target:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def load_checkpoint(self, epoch: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The models and state arrays saved as epoch ``epoch``."""
+        source = self.checkpoint_dir(epoch)
+        names = json.loads((self.checkpoints / "latest.json").read_text()).get(
+            "models", ["discriminator", "generator"])
+        models = {name: load_model_file(source / f"{name}.keras") for name in names}
+        try:
+            with np.load(source / "optimizers.npz", allow_pickle=False) as archive:
+                state = {key: archive[key] for key in archive.files}
+        except (OSError, ValueError, EOFError) as exc:
+            raise AnoganError(f"{source}: damaged checkpoint state ({exc})") from None
+        return models, state
+
+    @staticmethod
+    def read_history(path: Path, up_to_epoch: Optional[int] = None) -> list[dict]:
+        """The rows of a history CSV (up to an epoch), or none when it does not exist."""
+        if not path.is_file():
+            return []
+        with open(path, newline="") as handle:
+            rows = list(csv.DictReader(handle))
+        return [row for row in rows if up_to_epoch is None or int(row["epoch"]) <= up_to_epoch]
+
+    def seconds(self, path: Path) -> float:
+        """Total seconds of the epochs in a history CSV (0 when it does not exist)."""
+        return float(sum(float(row["seconds"]) for row in self.read_history(path)))
 
 
 def reference_subset(images: np.ndarray, limit: int = MAX_REFERENCE_IMAGES) -> np.ndarray:

@@ -13,6 +13,7 @@ table can be built over several sittings; :func:`summarize` then writes
 from __future__ import annotations
 
 import json
+import logging
 import shlex
 import time
 from dataclasses import dataclass
@@ -21,11 +22,14 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from anogan.artifacts import write_json_atomic, write_text_atomic
+from anogan.artifacts import ENCODER_METHODS, RunDirectory, write_json_atomic, write_text_atomic
 from anogan.data import DEV_ANOMALIES
 from anogan.errors import AnoganError
 from anogan.evaluation import ranking_metrics
-from anogan.scoring import ScoringSettings
+from anogan.scoring import ScoringSettings, check_methods
+from anogan.training import TrainConfig
+
+progress_log = logging.getLogger("anogan.progress")
 
 RESULT_FIELDS = ("dataset", "split", "normal_class", "seed", "candidate", "method", "auroc", "auprc", "f1_max",
                  "train_seconds", "encoder_seconds", "score_images_per_second", "epochs", "command")
@@ -71,6 +75,10 @@ class BenchmarkConfig:
     split: str = "test"
     dev_anomalies: int = DEV_ANOMALIES
 
+    def train_config(self, normal_class: int, seed: int) -> TrainConfig:
+        return TrainConfig(dataset=self.dataset, normal=(str(normal_class),), epochs=self.epochs, data=self.data,
+                           batch_size=self.batch_size, seed=seed)
+
     def command(self, normal_class: int, seed: int, candidate: Candidate, out: Path) -> str:
         words = ["anogan", "benchmark", "--dataset", self.dataset]
         if self.data:
@@ -110,13 +118,11 @@ def run_benchmark(
     bundles do not depend on the split, so dev and test runs can share them.
     """
     from anogan.data import dev_split, load_dataset
-    from anogan.scoring import ENCODER_METHODS, METHODS
+    from anogan.pipeline import ensure_bundle
 
     if config.split not in SPLITS:
         raise AnoganError(f"unknown split {config.split!r}; choose from {', '.join(SPLITS)}")
-    unknown = [c.method for c in candidates if c.method not in METHODS]
-    if unknown:
-        raise AnoganError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    check_methods([c.method for c in candidates])
     names = [c.name for c in candidates]
     if len(set(names)) != len(names):
         raise AnoganError("candidate names must be unique")
@@ -131,13 +137,13 @@ def run_benchmark(
             if not missing:
                 continue
             if progress:
-                print(f"== {config.dataset} normal={normal_class} seed={seed} ({config.split}): "
-                      f"{', '.join(c.name for c in missing)}", flush=True)
-            run_dir = runs_dir / f"{config.dataset}_class{normal_class}_seed{seed}"
-            bundle = _trained_bundle(config, normal_class, seed, run_dir,
-                                     any(c.method in ENCODER_METHODS for c in missing), progress)
-            timing = {"train_seconds": round(float(sum(_history_seconds(run_dir / "history.csv"))), 1),
-                      "encoder_seconds": round(float(sum(_history_seconds(run_dir / "encoder_history.csv"))), 1)}
+                progress_log.info("== %s normal=%s seed=%s (%s): %s", config.dataset, normal_class, seed,
+                                  config.split, ", ".join(c.name for c in missing))
+            run = RunDirectory(runs_dir / f"{config.dataset}_class{normal_class}_seed{seed}")
+            bundle = ensure_bundle(config.train_config(normal_class, seed), run.path, [c.method for c in missing],
+                                   config.encoder_epochs, progress=progress)
+            timing = {"train_seconds": round(run.seconds(run.history), 1),
+                      "encoder_seconds": round(run.seconds(run.encoder_history), 1)}
             if config.split == "dev":
                 if dataset is None:
                     dataset = load_dataset(config.dataset, config.data)
@@ -145,7 +151,7 @@ def run_benchmark(
                                 config.dev_anomalies)
                 measured = _score_dev(bundle, dev, missing)
             else:
-                measured = {c.name: _score_test(config, bundle, run_dir, c, progress) for c in missing}
+                measured = {c.name: _score_test(config, bundle, run.path, c, progress) for c in missing}
             for candidate in missing:
                 record = {
                     "dataset": config.dataset, "split": config.split, "normal_class": normal_class, "seed": seed,
@@ -159,32 +165,21 @@ def run_benchmark(
                 }
                 write_json_atomic(result_path(out, config.dataset, normal_class, seed, candidate.name), record)
                 if progress:
-                    print(f"   {candidate.name}: AUROC {record['auroc']:.4f}", flush=True)
+                    progress_log.info("   %s: AUROC %.4f", candidate.name, record["auroc"])
     return load_results(out)
 
 
-def _trained_bundle(config: BenchmarkConfig, normal_class: int, seed: int, run_dir: Path, need_encoder: bool,
-                    progress: bool):
-    from anogan.training import train, train_encoder
-
-    bundle = train(config.dataset, normal=[normal_class], epochs=config.epochs, out=run_dir, data=config.data,
-                   batch_size=config.batch_size, seed=seed, resume=True, progress=progress)
-    if need_encoder and bundle.encoder is None:
-        bundle = train_encoder(bundle, epochs=config.encoder_epochs, seed=seed, progress=progress)
-    return bundle
-
-
 def _score_test(config: BenchmarkConfig, bundle, run_dir: Path, candidate: Candidate, progress: bool) -> dict:
-    from anogan.batch import open_input, read_results, score_to_csv
     from anogan.evaluation import compute_metrics
-    from anogan.pipeline import prepare_scorer
+    from anogan.pipeline import prepare_scorer, score_split
+    from anogan.results import read_results
 
     limit = config.anogan_limit if candidate.method == "anogan" else None
-    source = open_input(f"{config.dataset}:test", config.data, limit=limit, sample_seed=0)
     scorer, calibration = prepare_scorer(bundle, candidate.method, candidate.settings, progress)
     results_csv = run_dir / f"results_{candidate.name}.csv"
     started = time.perf_counter()
-    summary = score_to_csv(source, scorer, calibration, results_csv, resume=True, progress=progress)
+    summary = score_split(f"{config.dataset}:test", config.data, scorer, calibration, results_csv, limit=limit,
+                          progress=progress)
     seconds = time.perf_counter() - started
     metrics = compute_metrics(read_results(results_csv))
     return {"auroc": metrics["auroc"], "auprc": metrics["auprc"], "f1_max": metrics["f1_max"],
@@ -221,15 +216,6 @@ def _score_dev(bundle, dev, candidates: Sequence[Candidate]) -> dict[str, dict]:
                                     "n_anomaly": len(dev.x_anomaly), "n_fit": len(dev.x_fit),
                                     "score_images_per_second": round((len(images) + len(dev.x_fit)) / seconds, 2)}
     return measured
-
-
-def _history_seconds(path: Path) -> list[float]:
-    import csv
-
-    if not path.is_file():
-        return []
-    with open(path, newline="") as handle:
-        return [float(row["seconds"]) for row in csv.DictReader(handle)]
 
 
 def load_results(out) -> list[dict]:

@@ -214,59 +214,62 @@ def _settings(args: argparse.Namespace):
 
 
 def _train(args: argparse.Namespace) -> int:
-    from anogan.training import train
+    from anogan.training import TrainConfig, train
 
-    bundle = train(
-        dataset=args.dataset, normal=args.normal, epochs=args.epochs, out=args.out, data=args.data,
-        batch_size=args.batch_size, seed=args.seed, val_fraction=args.val_fraction,
-        jit_compile=args.jit_compile, precision=args.precision, resume=args.resume,
-    )
+    config = TrainConfig(dataset=args.dataset, normal=args.normal, epochs=args.epochs, data=args.data,
+                         batch_size=args.batch_size, seed=args.seed, val_fraction=args.val_fraction,
+                         jit_compile=args.jit_compile, precision=args.precision)
+    bundle = train(config, args.out, resume=args.resume)
+    run = bundle.run_directory()
     print(f"model bundle: {bundle.path}")
-    print(f"samples:      {bundle.path / 'samples'}")
-    print(f"history:      {bundle.path / 'history.csv'}")
+    print(f"samples:      {run.samples}")
+    print(f"history:      {run.history}")
     return 0
 
 
 def _train_encoder(args: argparse.Namespace) -> int:
     from anogan.artifacts import load_bundle
     from anogan.pipeline import prepare_scorer
-    from anogan.scoring import ScoringSettings
     from anogan.training import train_encoder
 
     bundle = train_encoder(load_bundle(args.model), epochs=args.epochs, batch_size=args.batch_size,
                            learning_rate=args.learning_rate, kappa=args.kappa, seed=args.seed)
-    prepare_scorer(bundle, "encoder", ScoringSettings(kappa=args.kappa))
-    print(f"encoder saved in {bundle.path / 'encoder.keras'}; history in {bundle.path / 'encoder_history.csv'}")
+    prepare_scorer(bundle, "encoder")  # the scoring default, whatever kappa trained the encoder
+    print(f"encoder saved in {bundle.path / 'encoder.keras'}; history in {bundle.run_directory().encoder_history}")
     return 0
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from anogan.artifacts import load_bundle
-    from anogan.batch import open_input
+    from anogan.inputs import open_input
+    from anogan.pipeline import open_bundle
+    from anogan.scoring import Scorer
     from anogan.thresholds import calibrate
 
     anomalies = open_input(args.anomalies).readable_images() if args.anomalies else None
-    calibration = calibrate(load_bundle(args.model), args.method, _settings(args),
-                            percentile=args.percentile, anomalies=anomalies)
+    scorer = Scorer(open_bundle(args.model), args.method, _settings(args))
+    calibration = calibrate(scorer, percentile=args.percentile, anomalies=anomalies)
     print(f"{args.method}: threshold {calibration.threshold:.6g} ({calibration.rule}, "
           f"{len(calibration.validation_scores)} normal validation images)")
     return 0
 
 
 def _score(args: argparse.Namespace) -> int:
-    from anogan.artifacts import load_bundle
-    from anogan.batch import open_input, read_results, score_to_csv
-    from anogan.pipeline import prepare_scorer
+    from anogan.inputs import open_input
+    from anogan.pipeline import open_bundle, prepare_scorer
+    from anogan.results import score_to_csv
 
-    bundle = load_bundle(args.model)
+    bundle = open_bundle(args.model)
     source = open_input(args.input, args.data, limit=args.limit, sample_seed=args.sample_seed)
     scorer, calibration = prepare_scorer(bundle, args.method, _settings(args))
     summary = score_to_csv(source, scorer, calibration, args.out, maps_dir=args.maps, resume=args.resume)
     print(f"scored {summary.scored} of {summary.total} inputs ({summary.errors} errors, "
           f"{summary.skipped} already done) at {summary.images_per_second:.1f} img/s")
+    for path, reason in summary.failures:
+        print(f"  not scored: {path}: {reason}")
+    if summary.errors > len(summary.failures):
+        print(f"  … and {summary.errors - len(summary.failures)} more (see the error column)")
     print(f"results: {args.out}")
-    frame = read_results(args.out)
-    if not (frame["error"].astype(str) == "").any():
+    if not summary.anything_scored:
         print("anogan: error: no input could be scored", file=sys.stderr)
         return 1
     return 0
@@ -372,11 +375,24 @@ def _dashboard(args: argparse.Namespace) -> int:
     os.execve(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), *settings, *extra], env)
 
 
+def _show_progress() -> None:
+    """Print the library's progress lines (logger ``anogan.progress``) on the current standard output."""
+    progress = logging.getLogger("anogan.progress")
+    for handler in list(progress.handlers):
+        progress.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
+    progress.propagate = False
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``anogan`` console script."""
     import anogan  # noqa: F401  (quiets TensorFlow's start-up log before it loads)
 
     logging.basicConfig(level=logging.WARNING, format="anogan: %(levelname)s: %(message)s")
+    _show_progress()
     args = _build_parser().parse_args(argv)
     try:
         return args.handler(args)

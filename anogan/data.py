@@ -159,19 +159,20 @@ def load_npz(path: os.PathLike | str, name: str, class_names: Sequence[str]) -> 
     path = Path(path)
     if not path.is_file():
         raise AnoganError(f"data file not found: {path}")
+    arrays = read_npz_arrays(path, NPZ_KEYS)
+    missing = [key for key in NPZ_KEYS if key not in arrays]
+    if missing:
+        raise AnoganError(f"{path}: missing arrays {', '.join(missing)}; a dataset .npz needs {', '.join(NPZ_KEYS)}")
+    return _dataset_from_arrays(name, class_names, arrays, str(path))
+
+
+def read_npz_arrays(path: os.PathLike | str, wanted: Sequence[str]) -> dict[str, np.ndarray]:
+    """The arrays among ``wanted`` that the ``.npz`` file ``path`` holds, read without unpickling anything."""
     try:
         with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in NPZ_KEYS if key not in archive.files]
-            if missing:
-                raise AnoganError(
-                    f"{path}: missing arrays {', '.join(missing)}; a dataset .npz needs {', '.join(NPZ_KEYS)}"
-                )
-            arrays = {key: archive[key] for key in NPZ_KEYS}
-    except AnoganError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:
+            return {key: archive[key] for key in wanted if key in archive.files}
+    except (OSError, ValueError, EOFError, KeyError) as exc:
         raise AnoganError(f"{path}: not a readable .npz file ({exc})") from None
-    return _dataset_from_arrays(name, class_names, arrays, str(path))
 
 
 def _dataset_from_arrays(name, class_names, arrays, origin) -> Dataset:
@@ -364,6 +365,24 @@ def resolve_classes(class_names: Sequence[str], requested: Iterable[str | int]) 
     return tuple(sorted(resolved))
 
 
+def holdout_split(n: int, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted positions (train, validation) of ``n`` items, a seeded ``val_fraction`` held out.
+
+    With a fraction above 0 and at least two items, both parts get at least one.
+
+    Example:
+        >>> [len(part) for part in holdout_split(10, 0.25)]
+        [8, 2]
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise AnoganError(f"validation fraction must be in [0, 1), got {val_fraction}")
+    shuffled = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(val_fraction * n))
+    if val_fraction > 0 and n >= 2:
+        n_val = max(1, min(n_val, n - 1))
+    return np.sort(shuffled[n_val:]), np.sort(shuffled[:n_val])
+
+
 def one_class_split(
     dataset: Dataset,
     normal: Iterable[str | int],
@@ -381,18 +400,13 @@ def one_class_split(
         >>> split.x_train.shape, split.x_val.shape
         ((360, 28, 28), (40, 28, 28))
     """
-    if not 0.0 <= val_fraction < 1.0:
-        raise AnoganError(f"validation fraction must be in [0, 1), got {val_fraction}")
     normal_classes = resolve_classes(dataset.class_names, normal)
     normal_idx = np.flatnonzero(np.isin(dataset.y_train, normal_classes))
     names = ", ".join(dataset.class_names[c] for c in normal_classes)
     if len(normal_idx) == 0:
         raise AnoganError(f"no training images of the normal classes ({names}) in {dataset.name}")
-    shuffled = np.random.default_rng(seed).permutation(normal_idx)
-    n_val = int(round(val_fraction * len(shuffled)))
-    if val_fraction > 0 and len(shuffled) >= 2:
-        n_val = max(1, min(n_val, len(shuffled) - 1))
-    val_idx, train_idx = np.sort(shuffled[:n_val]), np.sort(shuffled[n_val:])
+    train_pos, val_pos = holdout_split(len(normal_idx), val_fraction, seed)
+    train_idx, val_idx = normal_idx[train_pos], normal_idx[val_pos]
     return OneClassSplit(
         class_names=dataset.class_names,
         normal_classes=normal_classes,
@@ -403,6 +417,21 @@ def one_class_split(
         train_index=train_idx,
         val_index=val_idx,
     )
+
+
+def normal_training_images(metadata: dict) -> np.ndarray:
+    """Reload the normal training images a bundle was trained on, from its ``bundle.json`` metadata."""
+    dataset = metadata.get("dataset", {})
+    training = metadata.get("training", {})
+    if dataset.get("name") in (None, "array"):
+        raise AnoganError("this bundle was trained on in-memory arrays; pass the training images explicitly")
+    split = one_class_split(
+        load_dataset(dataset["name"], dataset.get("data")),
+        [str(c) for c in metadata["normal_classes"]],
+        float(dataset.get("val_fraction", 0.1)),
+        int(training.get("seed", metadata.get("seed", 0))),
+    )
+    return split.x_train
 
 
 DEV_ANOMALIES = 1000

@@ -8,18 +8,22 @@ from typing import Optional
 
 import numpy as np
 
-from anogan.data import OneClassSplit, validate_images
+from sklearn.base import BaseEstimator
+
+from anogan.data import OneClassSplit, holdout_split, validate_images
 from anogan.errors import AnoganError
-from anogan.scoring import ENCODER_METHODS, METHODS, ScoringSettings
+from anogan.scoring import ScoringSettings, check_methods
 
 
-class Detector:
-    """GAN anomaly detector with the PyOD contract: ``fit``, ``decision_function``, ``predict``.
+class Detector(BaseEstimator):
+    """GAN anomaly detector with the scikit-learn / PyOD contract: ``fit``, ``decision_function``, ``predict``.
 
     ``fit`` trains the DCGAN (and, for ``encoder``/``hybrid``, the encoder) on
     normal images only, holds out ``val_fraction`` of them and sets the
-    threshold on those. As in PyOD, scores are *anomaly* scores: higher means
-    more anomalous (the opposite sign of scikit-learn's ``score_samples``).
+    threshold on those. ``decision_function`` gives *anomaly* scores as in
+    PyOD (higher = more anomalous); ``score_samples`` follows scikit-learn
+    (higher = more normal) and is its negative. Parameters can be read and
+    set with ``get_params``/``set_params``, so ``sklearn.base.clone`` works.
 
     Args:
         method: ``encoder`` or ``feature-knn`` (fast), ``hybrid`` or ``anogan`` (slow, per-image inversion).
@@ -68,30 +72,24 @@ class Detector:
 
     def fit(self, x, y=None) -> "Detector":
         """Train on normal images ``x`` (``uint8`` or [0, 1] floats, ``(N, 28, 28)``); ``y`` is ignored."""
-        from anogan.thresholds import calibrate
-        from anogan.training import TrainConfig, train_encoder, train_on_split
+        from anogan.pipeline import ensure_bundle
         from anogan.scoring import Scorer
+        from anogan.thresholds import calibrate
+        from anogan.training import TrainConfig
 
-        if self.method not in METHODS:
-            raise AnoganError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        check_methods(self.method)
         images = validate_images(x, "x")
         if len(images) < 2:
             raise AnoganError("fit needs at least two normal images")
-        order = np.random.default_rng(self.seed).permutation(len(images))
-        n_val = max(1, int(round(self.val_fraction * len(images))))
-        train_index, val_index = np.sort(order[n_val:]), np.sort(order[:n_val])
+        train_index, val_index = holdout_split(len(images), self.val_fraction, self.seed)
         split = OneClassSplit(("normal",), (0,), images[train_index], images[val_index],
                               np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), train_index, val_index)
         out = Path(self.out) if self.out else Path(tempfile.mkdtemp(prefix="anogan-"))
         config = TrainConfig(dataset="array", normal=("normal",), epochs=self.epochs, batch_size=self.batch_size,
                              seed=self.seed, val_fraction=self.val_fraction)
-        bundle = train_on_split(split, config, out, progress=False)
-        if self.method in ENCODER_METHODS:
-            bundle = train_encoder(bundle, images=split.x_train, epochs=self.encoder_epochs, seed=self.seed,
-                                   progress=False)
-        settings = self.settings or ScoringSettings()
-        self.scorer_ = Scorer(bundle, self.method, settings)
-        self.calibration_ = calibrate(bundle, self.method, settings, percentile=self.percentile, scorer=self.scorer_)
+        bundle = ensure_bundle(config, out, [self.method], self.encoder_epochs, split=split, progress=False)
+        self.scorer_ = Scorer(bundle, self.method, self.settings or ScoringSettings())
+        self.calibration_ = calibrate(self.scorer_, percentile=self.percentile)
         self.bundle_ = bundle
         self.threshold_ = self.calibration_.threshold
         return self
@@ -105,7 +103,9 @@ class Detector:
         self._check_fitted()
         return self.scorer_.score(validate_images(x, "x")).score
 
-    score_samples = decision_function
+    def score_samples(self, x) -> np.ndarray:
+        """scikit-learn's normality scores, higher = more normal: ``-decision_function(x)``."""
+        return -self.decision_function(x)
 
     def predict(self, x) -> np.ndarray:
         """1 for an anomaly (score above ``threshold_``), 0 for normal."""

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from anogan.artifacts import atomic_path, write_json_atomic
-from anogan.batch import read_results
+from anogan.results import read_results, scored_mask
 
 
 def _as_bool(values) -> np.ndarray:
@@ -25,7 +25,7 @@ def _as_bool(values) -> np.ndarray:
 
 def labelled_scores(frame):
     """The scored rows with a label: (frame subset, y_true with anomaly = 1, scores)."""
-    scored = frame[(frame["error"].astype(str) == "") & frame["label"].isin(["normal", "anomaly"])]
+    scored = frame[scored_mask(frame) & frame["label"].isin(["normal", "anomaly"]).to_numpy()]
     scored = scored[np.isfinite(scored["score"].astype(float))]
     return scored, (scored["label"] == "anomaly").to_numpy().astype(int), scored["score"].to_numpy(dtype=float)
 
@@ -53,7 +53,7 @@ def compute_metrics(frame) -> dict:
     metrics = {
         "method": str(frame["method"].iloc[0]) if len(frame) and "method" in frame else "",
         "n_rows": int(len(frame)),
-        "n_errors": int((frame["error"].astype(str) != "").sum()),
+        "n_errors": int((~scored_mask(frame)).sum()),
         "n_labelled": int(len(scored)),
         "n_normal": int((y_true == 0).sum()),
         "n_anomaly": int((y_true == 1).sum()),
@@ -102,7 +102,7 @@ def curves(frame):
 
 
 def per_class_summary(frame) -> dict:
-    scored = frame[frame["error"].astype(str) == ""]
+    scored = frame[scored_mask(frame)]
     summary = {}
     for class_name, group in scored.groupby(scored["class"].astype(str), sort=True):
         scores = group["score"].to_numpy(dtype=float)
@@ -197,7 +197,7 @@ def _plot_histogram(out: Path, frame) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scored = frame[frame["error"].astype(str) == ""]
+    scored = frame[scored_mask(frame)]
     if scored.empty:
         return
     figure, axis = plt.subplots(figsize=(6, 3.5))

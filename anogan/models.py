@@ -16,7 +16,7 @@ FEATURE_LAYER = "features"
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
-def _check_precision(precision: str) -> None:
+def check_precision(precision: str) -> None:
     if precision not in PRECISIONS:
         from anogan.errors import AnoganError
 
@@ -30,7 +30,7 @@ def make_generator(latent_dim: int = LATENT_DIM, precision: str = "float32") -> 
     (weights stay float32) and the output layer in float32: a training speed
     option, measured against the float32 default in the README.
     """
-    _check_precision(precision)
+    check_precision(precision)
     hidden = {"dtype": precision}
     return keras.Sequential(
         [
@@ -54,7 +54,7 @@ def make_generator(latent_dim: int = LATENT_DIM, precision: str = "float32") -> 
 
 def make_discriminator(precision: str = "float32") -> keras.Model:
     """image (28, 28, 1) -> one real/fake logit (see :func:`make_generator` for ``precision``)."""
-    _check_precision(precision)
+    check_precision(precision)
     hidden = {"dtype": precision}
     return keras.Sequential(
         [
@@ -111,3 +111,18 @@ def make_encoder(latent_dim: int = LATENT_DIM) -> keras.Model:
         ],
         name="encoder",
     )
+
+
+def encoder_errors(encoder, generator, feature_extractor, x, training: bool = False):
+    """The f-AnoGAN izi_f errors of images ``x``: z = E(x), G(z), (x - G(z))² and (f(x) - f(G(z)))².
+
+    Written once for both encoder training (``training=True`` for E) and
+    scoring; G and f always run in inference mode.
+    """
+    import tensorflow as tf
+
+    z = encoder(x, training=training)
+    generated = generator(z, training=False)
+    pixel_errors = tf.square(x - generated)
+    feature_errors = tf.square(feature_extractor(x, training=False) - feature_extractor(generated, training=False))
+    return z, generated, pixel_errors, feature_errors

@@ -1,21 +1,111 @@
-"""The main job, end to end: train, train the encoder, calibrate, score the test split, evaluate.
+"""Orchestration: the few steps every job is made of, written once.
 
-Every stage is resumable: a finished stage is skipped when the job runs again
-with the same output folder.
+* :func:`ensure_bundle`: train the GAN (or resume it, or reuse a finished
+  run) and its encoder when a method needs one;
+* :func:`open_bundle`: load a bundle for scoring, adding the normal training
+  images that bundles saved before ``reference.npz`` lack;
+* :func:`prepare_scorer`: a scorer and its calibration, the stored one when
+  its settings match;
+* :func:`score_split`: score a dataset split into a results CSV per method.
+
+The main job (:func:`run_job`), the benchmark and :class:`~anogan.Detector`
+are built from them. Every stage is resumable: a finished stage is skipped
+when the job runs again with the same output folder.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from anogan.artifacts import load_bundle
-from anogan.batch import open_input, score_to_csv
+from anogan.artifacts import ENCODER_METHODS, Bundle, load_bundle
+from anogan.data import OneClassSplit, normal_training_images
 from anogan.evaluation import evaluate
-from anogan.scoring import ENCODER_METHODS, METHODS, Scorer, ScoringSettings
-from anogan.thresholds import calibrate, stored_calibration
-from anogan.training import normal_training_images, train, train_encoder
+from anogan.inputs import open_input
+from anogan.results import ScoreSummary, score_to_csv
+from anogan.scoring import Scorer, ScoringSettings, check_methods
+from anogan.thresholds import Calibration, calibrate, stored_calibration
+from anogan.training import TrainConfig, train, train_encoder, train_on_split
+
+progress_log = logging.getLogger("anogan.progress")
+
+
+def ensure_bundle(
+    config: TrainConfig,
+    out,
+    methods: Sequence[str] = (),
+    encoder_epochs: int = 30,
+    split: Optional[OneClassSplit] = None,
+    progress: bool = True,
+) -> Bundle:
+    """The trained bundle of ``config`` in ``out``, with an encoder if one of ``methods`` needs it.
+
+    Trains what is missing (resuming an interrupted run) and reuses what is
+    done. ``split`` gives the images in memory instead of loading ``config.dataset``.
+    """
+    out = Path(out)
+    if split is None:
+        bundle = train(config, out, resume=True, progress=progress)
+    else:
+        bundle = train_on_split(split, config, out, resume=True, progress=progress)
+    if bundle.encoder is None and any(m in ENCODER_METHODS for m in check_methods(methods)):
+        images = None if split is None else split.x_train
+        bundle = train_encoder(bundle, images=images, epochs=encoder_epochs, seed=config.seed, progress=progress)
+    return add_missing_reference(bundle)
+
+
+def open_bundle(path) -> Bundle:
+    """Load the bundle at ``path`` for scoring (see :func:`add_missing_reference`)."""
+    return add_missing_reference(load_bundle(path))
+
+
+def add_missing_reference(bundle: Bundle) -> Bundle:
+    """Give a bundle saved before bundles kept their normal training images those images, from its training data.
+
+    A bundle trained on in-memory arrays, or whose data cannot be found, is
+    returned as it is: every method but ``feature-knn`` still works.
+    """
+    if bundle.has_reference():
+        return bundle
+    from anogan.errors import AnoganError
+
+    try:
+        bundle.set_reference(normal_training_images(bundle.metadata))
+    except AnoganError as exc:
+        logging.getLogger(__name__).warning("%s has no reference images for feature-knn: %s", bundle.path, exc)
+    return bundle
+
+
+def prepare_scorer(bundle: Bundle, method: str, settings: Optional[ScoringSettings] = None, progress: bool = True,
+                   save: bool = True) -> tuple[Scorer, Calibration]:
+    """A scorer and its calibration: the stored one if its settings match, else a new one (saved if ``save``)."""
+    settings = settings or ScoringSettings()
+    scorer = Scorer(bundle, method, settings)
+    calibration = stored_calibration(bundle, method, settings)
+    if calibration is None:
+        calibration = calibrate(scorer, save=save)
+        if progress:
+            progress_log.info("calibrated %s on %d normal validation images: threshold %.6g (%s)", method,
+                              len(calibration.validation_scores), calibration.threshold, calibration.rule)
+    return scorer, calibration
+
+
+def score_split(
+    spec: str,
+    data: Optional[str],
+    scorer: Scorer,
+    calibration: Calibration,
+    out,
+    limit: Optional[int] = None,
+    sample_seed: int = 0,
+    maps_dir=None,
+    progress: bool = True,
+) -> ScoreSummary:
+    """Score the dataset split ``spec`` (e.g. ``mnist:test``) into the results CSV ``out``, resuming it."""
+    source = open_input(spec, data, limit=limit, sample_seed=sample_seed)
+    return score_to_csv(source, scorer, calibration, out, maps_dir=maps_dir, resume=True, progress=progress)
 
 
 @dataclass
@@ -23,24 +113,6 @@ class JobResult:
     bundle_path: Path
     results: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
-
-
-def prepare_scorer(bundle, method: str, settings: ScoringSettings, progress: bool = True, save: bool = True):
-    """A scorer and its calibration: the stored one if its settings match, else a new one (saved to the bundle if ``save``).
-
-    A bundle saved before bundles kept their normal training images gets
-    them from its training data first, when ``feature-knn`` needs them.
-    """
-    if method == "feature-knn" and not bundle.has_reference():
-        bundle.set_reference(normal_training_images(bundle))
-    scorer = Scorer(bundle, method, settings)
-    calibration = stored_calibration(bundle, method, settings)
-    if calibration is None:
-        calibration = calibrate(bundle, method, settings, scorer=scorer, save=save)
-        if progress:
-            print(f"calibrated {method} on {len(calibration.validation_scores)} normal validation images: "
-                  f"threshold {calibration.threshold:.6g} ({calibration.rule})", flush=True)
-    return scorer, calibration
 
 
 def run_job(
@@ -63,25 +135,17 @@ def run_job(
         >>> result = run_job("runs/demo")  # doctest: +SKIP
         >>> result.metrics["encoder"]["auroc"]  # doctest: +SKIP
     """
-    settings = settings or ScoringSettings()
     out = Path(out)
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        from anogan.errors import AnoganError
-
-        raise AnoganError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
-    bundle = train(dataset, normal=list(normal), epochs=epochs, out=out, data=data, batch_size=batch_size,
-                   seed=seed, resume=True, progress=progress)
-    if bundle.encoder is None and any(m in ENCODER_METHODS for m in methods):
-        bundle = train_encoder(bundle, epochs=encoder_epochs, seed=seed, progress=progress)
-    bundle = load_bundle(out)
+    methods = check_methods(methods)
+    config = TrainConfig(dataset=dataset, normal=tuple(normal), epochs=epochs, data=data, batch_size=batch_size,
+                         seed=seed)
+    bundle = ensure_bundle(config, out, methods, encoder_epochs, progress=progress)
     job = JobResult(bundle_path=out)
-    source = open_input(f"{dataset}:test", data, limit=limit, sample_seed=seed)
     for method in methods:
         scorer, calibration = prepare_scorer(bundle, method, settings, progress)
         results = out / f"results_{method}.csv"
-        score_to_csv(source, scorer, calibration, results, maps_dir=out / f"maps_{method}", resume=True,
-                     progress=progress)
+        score_split(f"{dataset}:test", data, scorer, calibration, results, limit=limit, sample_seed=seed,
+                    maps_dir=out / f"maps_{method}", progress=progress)
         job.results[method] = results
         job.metrics[method] = evaluate(results, out / f"evaluation_{method}")
     return job

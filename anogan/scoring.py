@@ -45,15 +45,24 @@ from typing import Optional
 
 import numpy as np
 
+from anogan.artifacts import ENCODER_METHODS
 from anogan.data import to_model_range
 from anogan.errors import AnoganError
 
 METHODS = ("anogan", "encoder", "hybrid", "feature-knn")
-ENCODER_METHODS = ("encoder", "hybrid")
 INVERSION_METHODS = ("anogan", "hybrid")
 RESIDUALS = ("l1", "ink")
 FEATURE_DISTANCES = ("l1", "cosine")
 INVERSION_SCORE_SETTINGS = ("residual", "feature_distance", "standardize")
+
+
+def check_methods(methods) -> list[str]:
+    """``methods`` as a list, or an error naming the first unknown one."""
+    methods = [methods] if isinstance(methods, str) else list(methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise AnoganError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHODS)}")
+    return methods
 
 
 def available_methods(bundle) -> list[str]:
@@ -419,8 +428,7 @@ class Scorer:
                  fit_images: Optional[np.ndarray] = None):
         import tensorflow as tf
 
-        if method not in METHODS:
-            raise AnoganError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+        check_methods(method)
         if method == "feature-knn" and not bundle.has_reference():
             raise AnoganError(
                 f"the feature-knn method needs the normal training images in the bundle; "
@@ -457,12 +465,11 @@ class Scorer:
     def _encode_batch(self, x):
         import tensorflow as tf
 
-        z = self.bundle.encoder(x, training=False)
-        generated = self.bundle.generator(z, training=False)
-        features = self.bundle.feature_extractor
-        residual = tf.reduce_mean(tf.square(x - generated), axis=[1, 2, 3])
-        feature = tf.reduce_mean(tf.square(features(x, training=False) - features(generated, training=False)), axis=1)
-        return residual, feature, generated, z
+        from anogan.models import encoder_errors
+
+        z, generated, pixel_errors, feature_errors = encoder_errors(
+            self.bundle.encoder, self.bundle.generator, self.bundle.feature_extractor, x)
+        return tf.reduce_mean(pixel_errors, axis=[1, 2, 3]), tf.reduce_mean(feature_errors, axis=1), generated, z
 
     def score(self, images: np.ndarray) -> ScoreBatch:
         """Score ``uint8`` images ``(N, 28, 28)``; see :class:`ScoreBatch`."""

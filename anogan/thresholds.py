@@ -132,37 +132,29 @@ def stored_calibration(bundle, method: str, settings) -> Optional[Calibration]:
 
 
 def calibrate(
-    bundle,
-    method: str,
-    settings=None,
+    scorer,
     percentile: float = DEFAULT_PERCENTILE,
     anomalies: Optional[np.ndarray] = None,
     save: bool = True,
-    scorer=None,
 ) -> Calibration:
-    """Score the bundle's normal validation images and store a threshold for ``method``.
+    """Score the bundle's normal validation images with ``scorer`` and store a threshold for its method.
 
     Args:
-        bundle: a loaded :class:`~anogan.artifacts.Bundle`.
-        method: one of :data:`anogan.scoring.METHODS`.
-        settings: :class:`~anogan.scoring.ScoringSettings` (defaults if ``None``).
+        scorer: a :class:`~anogan.scoring.Scorer` (its bundle, method and settings).
         percentile: the threshold's percentile of normal scores (default rule).
         anomalies: optional labelled anomaly images (``uint8`` ``(N, 28, 28)``),
             from a validation set, never the test set: switches to F1-max.
         save: write the calibration into ``bundle.json``.
-        scorer: an already built :class:`~anogan.scoring.Scorer` to reuse.
 
     Example:
-        >>> calibrate(load_bundle("runs/demo"), "encoder").threshold  # doctest: +SKIP
+        >>> calibrate(Scorer(load_bundle("runs/demo"), "encoder")).threshold  # doctest: +SKIP
         0.0123
     """
-    from anogan.scoring import Scorer, ScoringSettings
-
-    settings = settings or ScoringSettings()
-    scorer = scorer or Scorer(bundle, method, settings)
+    bundle, method = scorer.bundle, scorer.method
     normal_scores = scorer.score(bundle.validation_images()).score
     anomaly_scores = scorer.score(anomalies).score if anomalies is not None else None
-    calibration = calibrate_scores(method, settings.relevant_to(method), normal_scores, anomaly_scores, percentile)
+    calibration = calibrate_scores(method, scorer.settings.relevant_to(method), normal_scores, anomaly_scores,
+                                   percentile)
     if save:
         bundle.metadata.setdefault("calibration", {})[method] = calibration.to_dict()
         try:

@@ -1,55 +1,57 @@
-"""GAN training on normal images, with per-epoch checkpoints and resume.
+"""GAN and encoder training on normal images: one epoch loop, callbacks, checkpoints and resume.
 
-The train step is the document's: two ``GradientTape``s, noise ~ N(0, 1),
-``BinaryCrossentropy(from_logits=True)`` and two ``Adam(1e-4)``.
+The GAN's train step is the document's: two ``GradientTape``s, noise ~ N(0, 1),
+``BinaryCrossentropy(from_logits=True)`` and two ``Adam(1e-4)``. The f-AnoGAN
+encoder trains with G and D frozen. Both run through :func:`run_epochs`, which
+shuffles with a seed per epoch and hands each epoch's row to callbacks (the
+keras-io / Lightning shape): history files, sample grids, checkpoints and
+progress lines (logged to ``anogan.progress``).
 
-A run directory collects, epoch by epoch:
-
-* ``history.csv``: losses, seconds and img/s per epoch;
-* ``samples/epoch_NNNN.png``: an 8x8 grid from a fixed noise batch;
-* ``checkpoints/``: the last complete epoch (models, optimiser state,
-  noise-generator state), named by ``checkpoints/latest.json``;
-
-and, when the last epoch is done, the model bundle (``generator.keras``,
-``discriminator.keras``, ``bundle.json``). Every file is written to a
-temporary name and renamed, so a run killed at any moment resumes from its
-last complete epoch with ``resume=True``.
+A run directory (:class:`~anogan.artifacts.RunDirectory`) collects, epoch by
+epoch, ``history.csv``, ``samples/epoch_NNNN.png`` (an 8x8 grid from fixed
+noise) and ``checkpoints/`` (the last complete epoch: models, optimiser state,
+noise-generator state), and, when the last epoch is done, the model bundle.
+Every file is written to a temporary name and renamed, so a run killed at any
+moment resumes from its last complete epoch with ``resume=True``.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import logging
 import time
 from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from anogan.artifacts import (
+    ENCODER_HISTORY_COLUMNS,
+    HISTORY_COLUMNS,
     Bundle,
+    RunDirectory,
     atomic_path,
+    bundle_metadata,
     load_bundle,
-    library_versions,
-    load_model_file,
-    save_model_atomic,
     write_csv_atomic,
-    write_json_atomic,
 )
-from anogan.data import OneClassSplit, load_dataset, one_class_split, to_model_range
+from anogan.data import OneClassSplit, load_dataset, normal_training_images, one_class_split, to_model_range
 from anogan.errors import AnoganError
 from anogan.images import IMAGE_SIZE, save_image
-from anogan.scoring import ENCODER_METHODS
 
-HISTORY_COLUMNS = ("epoch", "gen_loss", "disc_loss", "seconds", "images_per_second")
+progress_log = logging.getLogger("anogan.progress")
 SAMPLE_GRID = 8
-RUN_CONFIG_FILE = "run.json"
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that defines a training run (stored in ``run.json`` and the bundle)."""
+    """Everything that defines a training run (stored in ``run.json`` and the bundle).
+
+    Example:
+        >>> TrainConfig("mnist-5k", normal=[0], epochs=3).normal
+        ('0',)
+    """
 
     dataset: str
     normal: tuple[str, ...]
@@ -62,16 +64,20 @@ class TrainConfig:
     jit_compile: bool = False
     precision: str = "float32"
 
-    def validate(self) -> None:
+    def __post_init__(self):
+        normal = self.normal if isinstance(self.normal, (list, tuple)) else [self.normal]
+        object.__setattr__(self, "normal", tuple(str(n) for n in normal))
+        if self.data is not None:
+            object.__setattr__(self, "data", str(self.data))
+        from anogan.models import check_precision
+
         if self.epochs < 1:
             raise AnoganError(f"epochs must be at least 1, got {self.epochs}")
         if self.batch_size < 1:
             raise AnoganError(f"batch size must be at least 1, got {self.batch_size}")
         if self.latent_dim < 1:
             raise AnoganError(f"latent size must be at least 1, got {self.latent_dim}")
-        from anogan.models import _check_precision
-
-        _check_precision(self.precision)
+        check_precision(self.precision)
 
     def resume_key(self) -> dict:
         """The settings a resumed run must share with the original (all but ``epochs``)."""
@@ -169,66 +175,107 @@ def sample_grid(generator, noise: np.ndarray) -> np.ndarray:
     return grid
 
 
-class RunDirectory:
-    """Paths and files of one training run."""
+class Callback:
+    """A hook of :func:`run_epochs`; called after every complete epoch with that epoch's row."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.checkpoints = self.path / "checkpoints"
-        self.samples = self.path / "samples"
-        self.history = self.path / "history.csv"
-        self.config = self.path / RUN_CONFIG_FILE
+    def on_epoch_end(self, epoch: int, row: dict) -> None:
+        raise NotImplementedError
 
-    def has_run(self) -> bool:
-        return self.config.exists() or (self.path / "bundle.json").exists()
 
-    def latest_epoch(self) -> int:
-        pointer = self.checkpoints / "latest.json"
-        if not pointer.is_file():
-            return 0
-        try:
-            return int(json.loads(pointer.read_text())["epoch"])
-        except (ValueError, KeyError, TypeError, json.JSONDecodeError):
-            raise AnoganError(f"{pointer}: damaged checkpoint pointer") from None
+class WriteHistory(Callback):
+    """Keep ``rows`` (earlier epochs of a resumed run first) and rewrite the history CSV after each epoch."""
 
-    def checkpoint_dir(self, epoch: int) -> Path:
-        return self.checkpoints / f"epoch-{epoch:04d}"
+    def __init__(self, path: Path, columns: Sequence[str], rows: Optional[list[dict]] = None):
+        self.path, self.columns, self.rows = path, tuple(columns), list(rows or [])
 
-    def save_checkpoint(self, trainer: GANTrainer, epoch: int) -> None:
-        target = self.checkpoint_dir(epoch)
-        target.mkdir(parents=True, exist_ok=True)
-        save_model_atomic(trainer.generator, target / "generator.keras")
-        save_model_atomic(trainer.discriminator, target / "discriminator.keras")
-        with atomic_path(target / "optimizers.npz") as temp:
-            with open(temp, "wb") as handle:
-                np.savez(handle, **trainer.optimizer_state())
-        write_json_atomic(self.checkpoints / "latest.json", {"epoch": epoch, "dir": target.name})
-        for old in self.checkpoints.glob("epoch-*"):
-            if old != target:
-                shutil.rmtree(old, ignore_errors=True)
+    def on_epoch_end(self, epoch: int, row: dict) -> None:
+        self.rows.append(row)
+        write_csv_atomic(self.path, self.columns, self.rows)
 
-    def load_checkpoint(self, epoch: int):
-        source = self.checkpoint_dir(epoch)
-        generator = load_model_file(source / "generator.keras")
-        discriminator = load_model_file(source / "discriminator.keras")
-        try:
-            with np.load(source / "optimizers.npz", allow_pickle=False) as archive:
-                state = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, EOFError) as exc:
-            raise AnoganError(f"{source}: damaged optimiser checkpoint ({exc})") from None
-        return generator, discriminator, state
 
-    def read_history(self, up_to_epoch: int) -> list[dict]:
-        if not self.history.is_file():
-            return []
-        import csv
+class WriteSampleGrid(Callback):
+    """Save an 8x8 grid generated from fixed noise, so epochs can be compared by eye."""
 
-        with open(self.history, newline="") as handle:
-            rows = [row for row in csv.DictReader(handle)]
-        return [row for row in rows if int(row["epoch"]) <= up_to_epoch]
+    def __init__(self, folder: Path, generator, noise: np.ndarray):
+        self.folder, self.generator, self.noise = folder, generator, noise
 
-    def write_history(self, rows: list[dict]) -> None:
-        write_csv_atomic(self.history, HISTORY_COLUMNS, rows)
+    def on_epoch_end(self, epoch: int, row: dict) -> None:
+        with atomic_path(self.folder / f"epoch_{epoch:04d}.png") as temp:
+            save_image(sample_grid(self.generator, self.noise), temp)
+
+
+class SaveCheckpoint(Callback):
+    """Checkpoint the GAN and its optimisers, so an interrupted run resumes after this epoch."""
+
+    def __init__(self, run: RunDirectory, trainer: GANTrainer):
+        self.run, self.trainer = run, trainer
+
+    def on_epoch_end(self, epoch: int, row: dict) -> None:
+        self.run.save_checkpoint(epoch, {"generator": self.trainer.generator,
+                                         "discriminator": self.trainer.discriminator},
+                                 self.trainer.optimizer_state())
+
+
+class LogProgress(Callback):
+    """One line per epoch on the ``anogan.progress`` logger."""
+
+    def __init__(self, name: str, epochs: int):
+        self.name, self.epochs = name, epochs
+
+    def on_epoch_end(self, epoch: int, row: dict) -> None:
+        losses = " ".join(f"{k} {v:.4f}" for k, v in row.items()
+                          if k not in ("epoch", "seconds", "images_per_second"))
+        progress_log.info("%s epoch %d/%d: %s (%.0f img/s)", self.name, epoch, self.epochs, losses,
+                          row["images_per_second"])
+
+
+def run_epochs(
+    step: Callable,
+    images,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+    first_epoch: int = 1,
+    callbacks: Sequence[Callback] = (),
+    name: str = "training",
+    progress: bool = True,
+) -> None:
+    """Run ``step`` on seeded shuffles of ``images`` for epochs ``first_epoch`` to ``epochs``.
+
+    Args:
+        step: one optimisation step, ``step(batch) -> {loss name: scalar}``.
+        images: the training images, a tensor in model range.
+        batch_size, seed: the epoch's order is ``default_rng([seed, epoch])``.
+        callbacks: called with each epoch's row: its number, the mean of each
+            loss over the epoch's images, seconds and images per second.
+
+    Raises:
+        AnoganError: when a loss becomes NaN or infinite.
+    """
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    n_images = int(images.shape[0])
+    for epoch in range(first_epoch, epochs + 1):
+        order = np.random.default_rng([seed, epoch]).permutation(n_images)
+        batches = [order[i : i + batch_size] for i in range(0, n_images, batch_size)]
+        started = time.perf_counter()
+        totals: dict[str, float] = {}
+        bar = tqdm(batches, desc=f"{name} epoch {epoch}/{epochs}", unit="batch",
+                   disable=None if progress else True, leave=False)
+        for batch in bar:
+            losses = {key: float(value) for key, value in step(tf.gather(images, batch)).items()}
+            for key, value in losses.items():
+                totals[key] = totals.get(key, 0.0) + value * len(batch)
+            bar.set_postfix({key: f"{value:.3f}" for key, value in losses.items()})
+        bar.close()
+        seconds = time.perf_counter() - started
+        row = {"epoch": epoch, **{key: total / n_images for key, total in totals.items()},
+               "seconds": round(seconds, 3), "images_per_second": round(n_images / seconds, 2)}
+        if not all(np.isfinite(totals[key]) for key in totals):
+            raise AnoganError(f"{name} diverged at epoch {epoch} (loss is NaN or infinite)")
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, row)
 
 
 def _check_resume(run: RunDirectory, config: TrainConfig, resume: bool) -> int:
@@ -253,53 +300,23 @@ def _check_resume(run: RunDirectory, config: TrainConfig, resume: bool) -> int:
     return run.latest_epoch()
 
 
-def train(
-    dataset: str,
-    normal,
-    epochs: int,
-    out,
-    data=None,
-    batch_size: int = 256,
-    seed: int = 0,
-    latent_dim: int = 100,
-    val_fraction: float = 0.1,
-    jit_compile: bool = False,
-    precision: str = "float32",
-    resume: bool = False,
-    progress: bool = True,
-) -> Bundle:
-    """Train the DCGAN on the normal training images and write a model bundle.
+def train(config: TrainConfig, out, resume: bool = False, progress: bool = True) -> Bundle:
+    """Train the DCGAN on the normal training images of ``config`` and write a model bundle to ``out``.
 
     Args:
-        dataset: ``mnist``, ``fashion-mnist``, ``mnist-5k`` or ``folder``.
-        normal: normal classes, by name or index (``[0]``, ``["0", "6"]``).
-        epochs: total number of epochs (a resumed run trains the rest).
+        config: dataset, normal classes, epochs and the other settings (see the CLI).
         out: the run directory.
-        data: local data files (see :func:`anogan.data.load_dataset`).
-        batch_size, seed, latent_dim, val_fraction, jit_compile, precision: see the CLI.
         resume: continue a run in ``out`` from its last complete epoch.
-        progress: show a progress bar.
+        progress: show progress bars and log one line per epoch.
 
     Returns:
         The trained :class:`~anogan.artifacts.Bundle`.
 
     Example:
-        >>> bundle = train("mnist-5k", normal=[0], epochs=1, out="runs/demo")  # doctest: +SKIP
+        >>> bundle = train(TrainConfig("mnist-5k", normal=[0], epochs=1), out="runs/demo")  # doctest: +SKIP
     """
-    config = TrainConfig(
-        dataset=dataset,
-        normal=tuple(str(n) for n in (normal if isinstance(normal, (list, tuple)) else [normal])),
-        epochs=int(epochs),
-        data=None if data is None else str(data),
-        batch_size=int(batch_size),
-        seed=int(seed),
-        latent_dim=int(latent_dim),
-        val_fraction=float(val_fraction),
-        jit_compile=bool(jit_compile),
-        precision=str(precision),
-    )
-    config.validate()
-    split = one_class_split(load_dataset(dataset, data), config.normal, config.val_fraction, config.seed)
+    split = one_class_split(load_dataset(config.dataset, config.data), config.normal, config.val_fraction,
+                            config.seed)
     return train_on_split(split, config, Path(out), resume=resume, progress=progress)
 
 
@@ -309,112 +326,51 @@ def train_on_split(
     """Train on an already loaded one-class split (see :func:`train`)."""
     import keras
     import tensorflow as tf
-    from tqdm.auto import tqdm
 
     from anogan.models import as_float32, make_discriminator, make_generator
 
     run = RunDirectory(out)
     start_epoch = _check_resume(run, config, resume)
-    if start_epoch >= config.epochs and (run.path / "bundle.json").is_file():
+    if start_epoch >= config.epochs and run.bundle_file.is_file():
         return load_bundle(run.path)
     run.path.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run.config, config.resume_key())
+    run.write_config(config.resume_key())
 
     keras.utils.set_random_seed(config.seed)
     if start_epoch > 0:
-        generator, discriminator, state = run.load_checkpoint(start_epoch)
-        trainer = GANTrainer(generator, discriminator, config.seed, config.jit_compile)
+        models, state = run.load_checkpoint(start_epoch)
+        trainer = GANTrainer(models["generator"], models["discriminator"], config.seed, config.jit_compile)
         trainer.restore_optimizer_state(state)
     else:
         trainer = GANTrainer(
             make_generator(config.latent_dim, config.precision), make_discriminator(config.precision),
             config.seed, config.jit_compile,
         )
-    history = run.read_history(start_epoch)
-
-    images = tf.constant(to_model_range(split.x_train))
-    n_images = len(split.x_train)
     fixed_noise = np.random.default_rng(config.seed).standard_normal(
         (SAMPLE_GRID * SAMPLE_GRID, config.latent_dim)
     ).astype(np.float32)
-    run.samples.mkdir(exist_ok=True)
 
-    for epoch in range(start_epoch + 1, config.epochs + 1):
-        order = np.random.default_rng([config.seed, epoch]).permutation(n_images)
-        batches = [order[i : i + config.batch_size] for i in range(0, n_images, config.batch_size)]
-        started = time.perf_counter()
-        gen_losses, disc_losses = [], []
-        bar = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
-                   disable=None if progress else True, leave=False)
-        for seen, batch in enumerate(bar, start=1):
-            gen_loss, disc_loss = trainer.train_step(tf.gather(images, batch))
-            gen_losses.append(float(gen_loss))
-            disc_losses.append(float(disc_loss))
-            elapsed = time.perf_counter() - started
-            done = sum(len(b) for b in batches[:seen])
-            bar.set_postfix(g=f"{gen_losses[-1]:.3f}", d=f"{disc_losses[-1]:.3f}",
-                            img_s=f"{done / max(elapsed, 1e-9):.0f}")
-        bar.close()
-        seconds = time.perf_counter() - started
-        row = {
-            "epoch": epoch,
-            "gen_loss": float(np.mean(gen_losses)),
-            "disc_loss": float(np.mean(disc_losses)),
-            "seconds": round(seconds, 3),
-            "images_per_second": round(n_images / seconds, 2),
-        }
-        if not (np.isfinite(row["gen_loss"]) and np.isfinite(row["disc_loss"])):
-            raise AnoganError(f"training diverged at epoch {epoch} (loss is NaN or infinite)")
-        history.append(row)
-        with atomic_path(run.samples / f"epoch_{epoch:04d}.png") as temp:
-            save_image(sample_grid(trainer.generator, fixed_noise), temp)
-        run.write_history(history)
-        run.save_checkpoint(trainer, epoch)
-        if progress:
-            print(
-                f"epoch {epoch}/{config.epochs}: gen_loss {row['gen_loss']:.4f} "
-                f"disc_loss {row['disc_loss']:.4f} ({row['images_per_second']:.0f} img/s)",
-                flush=True,
-            )
+    def step(batch):
+        gen_loss, disc_loss = trainer.train_step(batch)
+        return {"gen_loss": gen_loss, "disc_loss": disc_loss}
+
+    callbacks = [WriteSampleGrid(run.samples, trainer.generator, fixed_noise),
+                 WriteHistory(run.history, HISTORY_COLUMNS, run.read_history(run.history, start_epoch)),
+                 SaveCheckpoint(run, trainer)]
+    if progress:
+        callbacks.append(LogProgress("GAN", config.epochs))
+    run_epochs(step, tf.constant(to_model_range(split.x_train)), config.batch_size, config.seed, config.epochs,
+               first_epoch=start_epoch + 1, callbacks=callbacks, name="GAN training", progress=progress)
 
     bundle = Bundle(
         path=run.path,
-        metadata={
-            "dataset": {"name": config.dataset, "data": config.data, "val_fraction": config.val_fraction},
-            "normal_classes": list(split.normal_classes),
-            "class_names": list(split.class_names),
-            "image_shape": [IMAGE_SIZE, IMAGE_SIZE, 1],
-            "latent_dim": config.latent_dim,
-            "seed": config.seed,
-            "training": {**asdict(config), "normal": list(config.normal),
-                         "n_train": len(split.x_train), "n_val": len(split.x_val)},
-            "versions": library_versions(),
-            "calibration": {},
-        },
+        metadata=bundle_metadata(asdict(config), split.normal_classes, split.class_names,
+                                 [IMAGE_SIZE, IMAGE_SIZE, 1], len(split.x_train), len(split.x_val)),
         generator=as_float32(trainer.generator, make_generator, config.latent_dim),
         discriminator=as_float32(trainer.discriminator, make_discriminator),
     )
     bundle.save(split.x_val, split.x_train)
     return bundle
-
-
-ENCODER_HISTORY_FILE = "encoder_history.csv"
-ENCODER_HISTORY_COLUMNS = ("epoch", "loss", "residual", "feature", "seconds", "images_per_second")
-
-
-def normal_training_images(bundle: Bundle) -> np.ndarray:
-    """Reload the normal training images a bundle was trained on, from its metadata."""
-    dataset = bundle.metadata.get("dataset", {})
-    training = bundle.metadata.get("training", {})
-    if dataset.get("name") in (None, "array"):
-        raise AnoganError(f"{bundle.path}: trained on in-memory arrays; pass the training images explicitly")
-    split = one_class_split(
-        load_dataset(dataset["name"], dataset.get("data")),
-        [str(c) for c in bundle.normal_classes],
-        float(dataset.get("val_fraction", 0.1)),
-        int(training.get("seed", bundle.metadata.get("seed", 0))),
-    )
-    return split.x_train
 
 
 def train_encoder(
@@ -431,23 +387,20 @@ def train_encoder(
 
     Loss: MSE(x, G(E(x))) + κ·MSE(f(x), f(G(E(x)))) on normal training
     images only (reloaded from the bundle's metadata unless ``images`` is
-    given). Writes ``encoder.keras`` and ``encoder_history.csv``; any stored
-    calibration of the encoder-based methods is dropped, since it described
-    the old encoder.
+    given). Writes ``encoder.keras`` and ``encoder_history.csv``; the bundle
+    drops its calibrations of the methods that use the old encoder.
 
     Example:
         >>> bundle = train_encoder(load_bundle("runs/demo"), epochs=5)  # doctest: +SKIP
     """
     import keras
     import tensorflow as tf
-    from tqdm.auto import tqdm
 
-    from anogan.models import make_encoder
+    from anogan.models import encoder_errors, make_encoder
 
     if epochs < 1 or batch_size < 1:
         raise AnoganError("encoder epochs and batch size must be at least 1")
-    x_train = normal_training_images(bundle) if images is None else images
-    x = tf.constant(to_model_range(x_train))
+    x_train = normal_training_images(bundle.metadata) if images is None else images
     keras.utils.set_random_seed(seed)
     encoder = make_encoder(bundle.latent_dim)
     optimizer = keras.optimizers.Adam(learning_rate)
@@ -456,37 +409,20 @@ def train_encoder(
     @tf.function
     def encoder_step(batch):
         with tf.GradientTape() as tape:
-            generated = generator(encoder(batch, training=True), training=False)
-            residual = tf.reduce_mean(tf.square(batch - generated))
-            feature = tf.reduce_mean(tf.square(features(batch, training=False) - features(generated, training=False)))
+            _, _, pixel_errors, feature_errors = encoder_errors(encoder, generator, features, batch, training=True)
+            residual = tf.reduce_mean(pixel_errors)
+            feature = tf.reduce_mean(feature_errors)
             loss = residual + kappa * feature
         optimizer.apply_gradients(zip(tape.gradient(loss, encoder.trainable_variables), encoder.trainable_variables))
-        return loss, residual, feature
+        return {"loss": loss, "residual": residual, "feature": feature}
 
-    rows = []
-    for epoch in range(1, epochs + 1):
-        order = np.random.default_rng([seed, epoch]).permutation(len(x_train))
-        started = time.perf_counter()
-        totals = np.zeros(3)
-        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-        for batch in tqdm(batches, desc=f"encoder epoch {epoch}/{epochs}", unit="batch",
-                          disable=None if progress else True, leave=False):
-            totals += np.array([float(v) for v in encoder_step(tf.gather(x, batch))]) * len(batch)
-        seconds = time.perf_counter() - started
-        loss, residual, feature = totals / len(order)
-        if not np.isfinite(loss):
-            raise AnoganError(f"encoder training diverged at epoch {epoch}")
-        rows.append({"epoch": epoch, "loss": loss, "residual": residual, "feature": feature,
-                     "seconds": round(seconds, 3), "images_per_second": round(len(order) / seconds, 2)})
-        if progress:
-            print(f"encoder epoch {epoch}/{epochs}: loss {loss:.4f} "
-                  f"(residual {residual:.4f}, feature {feature:.4f}; {rows[-1]['images_per_second']:.0f} img/s)",
-                  flush=True)
-    write_csv_atomic(bundle.path / ENCODER_HISTORY_FILE, ENCODER_HISTORY_COLUMNS, rows)
+    history = bundle.run_directory().encoder_history
+    callbacks = [WriteHistory(history, ENCODER_HISTORY_COLUMNS)]
+    if progress:
+        callbacks.append(LogProgress("encoder", epochs))
+    run_epochs(encoder_step, tf.constant(to_model_range(x_train)), batch_size, seed, epochs,
+               callbacks=callbacks, name="encoder training", progress=progress)
     bundle.metadata["encoder"] = {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                                   "kappa": kappa, "seed": seed, "n_train": len(x_train)}
-    calibration = bundle.metadata.get("calibration", {})
-    for method in ENCODER_METHODS:
-        calibration.pop(method, None)
     bundle.set_encoder(encoder)
     return bundle

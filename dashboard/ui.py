@@ -11,7 +11,7 @@ import streamlit as st
 
 import anogan  # noqa: F401  (quiets TensorFlow's start-up log)
 from anogan.artifacts import find_bundles, load_bundle, resolve_under
-from anogan.batch import find_results
+from anogan.results import find_results
 from anogan.errors import AnoganError
 
 RUNS_DIR_ENV = "ANOGAN_RUNS_DIR"

@@ -57,11 +57,11 @@ def shapes_npz(tmp_path_factory, shapes_dataset) -> str:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, shapes_npz):
     """A bundle trained for two short epochs on the disc class (normal = 0)."""
-    from anogan.training import train
+    from anogan.training import TrainConfig, train
 
     out = tmp_path_factory.mktemp("runs") / "shapes-0"
-    bundle = train("mnist", normal=[0], epochs=2, out=out, data=shapes_npz, batch_size=32,
-                   seed=0, jit_compile=False, progress=False)
+    bundle = train(TrainConfig("mnist", normal=[0], epochs=2, data=shapes_npz, batch_size=32, seed=0), out,
+                   progress=False)
     return bundle
 
 
@@ -71,12 +71,40 @@ def scoring_bundle(tmp_path_factory, shapes_npz):
 
     Normal = disc (class 0); bars and crosses are anomalies.
     """
-    from anogan.training import train, train_encoder
+    from anogan.training import TrainConfig, train, train_encoder
 
     out = tmp_path_factory.mktemp("runs") / "shapes-scoring"
-    bundle = train("mnist", normal=[0], epochs=120, out=out, data=shapes_npz, batch_size=8,
-                   seed=0, progress=False)
+    bundle = train(TrainConfig("mnist", normal=[0], epochs=120, data=shapes_npz, batch_size=8, seed=0), out,
+                   progress=False)
     return train_encoder(bundle, epochs=20, batch_size=16, progress=False)
+
+
+@pytest.fixture
+def scoring_bundle_copy(tmp_path, scoring_bundle):
+    """A private copy of the scoring bundle, for tests that write into their bundle."""
+    import shutil
+
+    from anogan.artifacts import load_bundle
+
+    shutil.copytree(scoring_bundle.path, tmp_path / "bundle")
+    return load_bundle(tmp_path / "bundle")
+
+
+@pytest.fixture(scope="session")
+def png_claiming_size():
+    """Make a PNG whose header claims ``width`` x ``height`` pixels but holds almost no data (a bomb's shape)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    def make(width: int, height: int) -> bytes:
+        header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+        return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 10))
+                + chunk(b"IEND", b""))
+
+    return make
 
 
 @pytest.fixture
@@ -92,7 +120,8 @@ def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
     import shutil
 
     from anogan.artifacts import load_bundle
-    from anogan.batch import open_input, score_to_csv
+    from anogan.inputs import open_input
+    from anogan.results import score_to_csv
     from anogan.scoring import Scorer
     from anogan.thresholds import calibrate
 
@@ -101,7 +130,7 @@ def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
     shutil.copytree(scoring_bundle.path, run)
     bundle = load_bundle(run)
     scorer = Scorer(bundle, "encoder")
-    calibration = calibrate(bundle, "encoder", scorer=scorer)
+    calibration = calibrate(scorer)
     np.savez(root / "test.npz", x=shapes_dataset.x_test, y=shapes_dataset.y_test)
     score_to_csv(open_input(str(root / "test.npz")), scorer, calibration, run / "results_encoder.csv",
                  maps_dir=run / "maps_encoder", progress=False)

@@ -104,9 +104,8 @@ def test_every_page_renders_in_headless_chromium(runs_dir):
     assert titles == {"score": "Score images", "results": "Results", "training": "Training", "about": "About anogan"}
 
 
-def test_score_page_gives_one_message_per_bad_upload_and_scores_odd_valid_ones(app, shapes_dataset):
-    from test_images import _png_claiming_size
-
+def test_score_page_gives_one_message_per_bad_upload_and_scores_odd_valid_ones(app, shapes_dataset,
+                                                                              png_claiming_size):
     rgba = Image.fromarray(np.dstack([shapes_dataset.x_test[0]] * 4))
     sixteen = Image.fromarray(shapes_dataset.x_test[1].astype(np.uint16) * 257)
     good = {}
@@ -119,7 +118,7 @@ def test_score_page_gives_one_message_per_bad_upload_and_scores_odd_valid_ones(a
         "text.png": b"plain text, not pixels",
         "random.jpg": np.random.default_rng(0).bytes(2000),
         "truncated.png": good["rgba.png"][:60],
-        "huge.png": _png_claiming_size(30000, 30000),
+        "huge.png": png_claiming_size(30000, 30000),
     }
     app.file_uploader(key="score_uploads").set_value(
         [(name, data, "image/png") for name, data in {**good, **bad}.items()]

@@ -15,7 +15,7 @@ def test_detector_contract(tmp_path, shapes_dataset):
     assert detector.bundle_.encoder is not None
     scores = detector.decision_function(shapes_dataset.x_test)
     assert scores.shape == (60,) and np.isfinite(scores).all()
-    np.testing.assert_array_equal(detector.score_samples(shapes_dataset.x_test), scores)
+    np.testing.assert_array_equal(detector.score_samples(shapes_dataset.x_test), -scores)  # scikit-learn's sign
     np.testing.assert_array_equal(detector.predict(shapes_dataset.x_test), (scores > detector.threshold_).astype(int))
     assert detector.threshold_ == pytest.approx(np.percentile(detector.calibration_.validation_scores, 99))
     assert len(detector.calibration_.validation_scores) == 6
@@ -40,3 +40,12 @@ def test_feature_knn_detector_needs_no_encoder(tmp_path, shapes_dataset):
     assert detector.bundle_.encoder is None
     assert len(detector.bundle_.reference_images()) == len(normal) - 6
     assert detector.decision_function(shapes_dataset.x_test).shape == (60,)
+
+
+def test_detector_is_a_scikit_learn_estimator():
+    from sklearn.base import clone
+
+    detector = Detector(method="feature-knn", epochs=3, settings=ScoringSettings(neighbours=2))
+    copy = clone(detector)
+    assert copy is not detector and copy.get_params() == detector.get_params()
+    assert copy.set_params(epochs=7).epochs == 7 and detector.epochs == 3

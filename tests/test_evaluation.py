@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from anogan.batch import RESULT_COLUMNS
+from anogan.results import RESULT_COLUMNS
 from anogan.evaluation import compute_metrics, evaluate
 
 

@@ -27,11 +27,11 @@ def test_main_job_writes_results_and_metrics_and_resumes(tmp_path, shapes_npz, m
     assert again.metrics["encoder"]["auroc"] == job.metrics["encoder"]["auroc"]
 
 
-def test_prepare_scorer_gives_an_older_bundle_its_reference_images(tmp_path, trained_run):
+def test_open_bundle_gives_an_older_bundle_its_reference_images(tmp_path, trained_run):
     import shutil
 
     from anogan.artifacts import load_bundle
-    from anogan.pipeline import prepare_scorer
+    from anogan.pipeline import open_bundle, prepare_scorer
 
     path = tmp_path / "old"
     shutil.copytree(trained_run.path, path)
@@ -39,7 +39,7 @@ def test_prepare_scorer_gives_an_older_bundle_its_reference_images(tmp_path, tra
     del metadata["files"]["reference.npz"]
     (path / "bundle.json").write_text(json.dumps(metadata))
     (path / "reference.npz").unlink()
-    scorer, calibration = prepare_scorer(load_bundle(path), "feature-knn", ScoringSettings(), progress=False)
+    scorer, calibration = prepare_scorer(open_bundle(path), "feature-knn", ScoringSettings(), progress=False)
     reloaded = load_bundle(path)
     np.testing.assert_array_equal(reloaded.reference_images(), trained_run.reference_images())
     assert "feature-knn" in reloaded.metadata["calibration"] and calibration.threshold > 0

@@ -17,13 +17,12 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from anogan.artifacts import load_bundle, resolve_under, sha256_file
-from anogan.batch import open_input, score_to_csv
+from anogan.inputs import open_input
+from anogan.results import score_to_csv
 from anogan.data import validate_images
 from anogan.errors import AnoganError, ImageError
 from anogan.images import read_image
 from anogan.scoring import Scorer, ScoringSettings
-
-from test_images import _png_claiming_size  # noqa: E402
 
 
 # --- images -------------------------------------------------------------------------------------
@@ -56,7 +55,7 @@ def _save(image, path, **options):
 
 
 @pytest.fixture
-def messy_folder(tmp_path):
+def messy_folder(tmp_path, png_claiming_size):
     root = tmp_path / "messy" / "0"
     root.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -76,7 +75,7 @@ def messy_folder(tmp_path):
     full = io.BytesIO()
     Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8)).save(full, format="PNG")
     (root / "truncated.png").write_bytes(full.getvalue()[:300])
-    (root / "huge_header.png").write_bytes(_png_claiming_size(30000, 30000))
+    (root / "huge_header.png").write_bytes(png_claiming_size(30000, 30000))
     return root.parent, valid
 
 
@@ -85,7 +84,7 @@ def test_a_messy_folder_scores_every_valid_image_and_names_each_problem(messy_fo
     scorer = Scorer(scoring_bundle, "encoder")
     from anogan.thresholds import calibrate
 
-    calibration = calibrate(scoring_bundle, "encoder", scorer=scorer, save=False)
+    calibration = calibrate(scorer, save=False)
     out = tmp_path / "r.csv"
     score_to_csv(open_input(str(root)), scorer, calibration, out, progress=False)
     with open(out, newline="") as handle:

@@ -121,9 +121,9 @@ def test_upload_cap_scores_only_the_first_files(runs_dir, monkeypatch, shapes_da
 
     from PIL import Image
 
-    import anogan.batch
+    import anogan.results
 
-    monkeypatch.setattr(anogan.batch, "MAX_UPLOAD_FILES", 2)
+    monkeypatch.setattr(anogan.results, "MAX_UPLOAD_FILES", 2)
     at = _app(runs_dir, monkeypatch, "")
     files = []
     for i in range(3):
@@ -137,12 +137,12 @@ def test_upload_cap_scores_only_the_first_files(runs_dir, monkeypatch, shapes_da
 
 
 def test_score_uploads_refuses_more_than_the_cap(scoring_bundle, monkeypatch):
-    import anogan.batch
+    import anogan.results
     from anogan.errors import AnoganError
 
-    monkeypatch.setattr(anogan.batch, "MAX_UPLOAD_FILES", 1)
+    monkeypatch.setattr(anogan.results, "MAX_UPLOAD_FILES", 1)
     with pytest.raises(AnoganError, match="at most 1"):
-        anogan.batch.score_uploads(None, None, [("a.png", b""), ("b.png", b"")])
+        anogan.results.score_uploads(None, None, [("a.png", b""), ("b.png", b"")])
 
 
 def test_formula_named_upload_is_exported_as_text(scoring_bundle, shapes_dataset):
@@ -150,12 +150,12 @@ def test_formula_named_upload_is_exported_as_text(scoring_bundle, shapes_dataset
 
     from PIL import Image
 
-    from anogan.batch import RESULT_COLUMNS, score_uploads
+    from anogan.results import RESULT_COLUMNS, score_uploads
     from anogan.scoring import Scorer
     from anogan.thresholds import calibrate
 
     scorer = Scorer(scoring_bundle, "encoder")
-    calibration = calibrate(scoring_bundle, "encoder", scorer=scorer, save=False)
+    calibration = calibrate(scorer, save=False)
     buffer = io.BytesIO()
     Image.fromarray(shapes_dataset.x_test[0]).save(buffer, format="PNG")
     name = '=HYPERLINK("http://x","y").png'
@@ -177,7 +177,8 @@ def test_spreadsheet_safe_leaves_numbers_and_plain_text_alone():
 def test_evaluate_per_class_table_neutralises_formula_class_names(tmp_path, scoring_bundle, shapes_dataset):
     from PIL import Image
 
-    from anogan.batch import open_input, score_to_csv
+    from anogan.inputs import open_input
+    from anogan.results import score_to_csv
     from anogan.evaluation import evaluate
     from anogan.scoring import Scorer
     from anogan.thresholds import calibrate
@@ -187,7 +188,7 @@ def test_evaluate_per_class_table_neutralises_formula_class_names(tmp_path, scor
     for i in range(3):
         Image.fromarray(shapes_dataset.x_test[i]).save(folder / f"{i}.png")
     scorer = Scorer(scoring_bundle, "encoder")
-    calibration = calibrate(scoring_bundle, "encoder", scorer=scorer, save=False)
+    calibration = calibrate(scorer, save=False)
     results = tmp_path / "results.csv"
     score_to_csv(open_input(str(tmp_path / "images")), scorer, calibration, results, progress=False)
     evaluate(results, tmp_path / "evaluation")

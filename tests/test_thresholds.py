@@ -39,26 +39,26 @@ def test_calibration_needs_normal_scores():
         calibrate_scores("encoder", {}, np.array([]))
 
 
-def test_threshold_comes_from_the_bundles_normal_validation_images_only(scoring_bundle, shapes_dataset):
+def test_threshold_comes_from_the_bundles_normal_validation_images_only(scoring_bundle_copy, shapes_dataset):
     settings = ScoringSettings()
-    scorer = Scorer(scoring_bundle, "encoder", settings)
-    calibration = calibrate(scoring_bundle, "encoder", settings, scorer=scorer)
-    validation = scoring_bundle.validation_images()
+    scorer = Scorer(scoring_bundle_copy, "encoder", settings)
+    calibration = calibrate(scorer)
+    validation = scoring_bundle_copy.validation_images()
     assert len(validation) == 6
     expected = scorer.score(validation).score
     np.testing.assert_allclose(calibration.validation_scores, expected, rtol=1e-5)
     assert calibration.threshold == pytest.approx(np.percentile(calibration.validation_scores, 99))
-    stored = json.loads((scoring_bundle.path / "bundle.json").read_text())["calibration"]["encoder"]
+    stored = json.loads((scoring_bundle_copy.path / "bundle.json").read_text())["calibration"]["encoder"]
     assert stored["threshold"] == pytest.approx(calibration.threshold)
     scorer.score(shapes_dataset.x_test)  # scoring other data never moves the threshold
-    assert stored_calibration(scoring_bundle, "encoder", settings).threshold == pytest.approx(calibration.threshold)
+    assert stored_calibration(scoring_bundle_copy, "encoder", settings).threshold == pytest.approx(calibration.threshold)
 
 
-def test_stored_calibration_must_match_the_settings(scoring_bundle):
-    calibrate(scoring_bundle, "encoder", ScoringSettings(kappa=1.0))
-    assert stored_calibration(scoring_bundle, "encoder", ScoringSettings(kappa=1.0)) is not None
-    assert stored_calibration(scoring_bundle, "encoder", ScoringSettings(kappa=3.0)) is None
-    assert stored_calibration(scoring_bundle, "encoder", ScoringSettings(kappa=1.0, steps=7)) is not None
+def test_stored_calibration_must_match_the_settings(scoring_bundle_copy):
+    calibrate(Scorer(scoring_bundle_copy, "encoder", ScoringSettings(kappa=1.0)))
+    assert stored_calibration(scoring_bundle_copy, "encoder", ScoringSettings(kappa=1.0)) is not None
+    assert stored_calibration(scoring_bundle_copy, "encoder", ScoringSettings(kappa=3.0)) is None
+    assert stored_calibration(scoring_bundle_copy, "encoder", ScoringSettings(kappa=1.0, steps=7)) is not None
 
 
 def test_calibration_round_trips_through_a_dict():
@@ -66,10 +66,10 @@ def test_calibration_round_trips_through_a_dict():
     assert Calibration.from_dict(json.loads(json.dumps(calibration.to_dict()))) == calibration
 
 
-def test_a_read_only_bundle_still_calibrates_in_memory(scoring_bundle, monkeypatch, caplog):
+def test_a_read_only_bundle_still_calibrates_in_memory(scoring_bundle_copy, monkeypatch, caplog):
     def read_only():
         raise PermissionError("read-only file system")
 
-    monkeypatch.setattr(scoring_bundle, "save_metadata", read_only)
-    calibration = calibrate(scoring_bundle, "encoder")
+    monkeypatch.setattr(scoring_bundle_copy, "save_metadata", read_only)
+    calibration = calibrate(Scorer(scoring_bundle_copy, "encoder"))
     assert calibration.threshold > 0 and "could not store the calibration" in caplog.text

@@ -5,9 +5,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anogan.artifacts import load_bundle
+from anogan.artifacts import RunDirectory, load_bundle
 from anogan.errors import AnoganError
-from anogan.training import RunDirectory, train
+from anogan.training import TrainConfig, train
+
+
+def _train(dataset, out, resume=False, progress=False, **settings):
+    """train() with the settings as keywords, as the tests read best."""
+    return train(TrainConfig(dataset, **settings), out, resume=resume, progress=progress)
 
 
 def _history_epochs(run_dir):
@@ -49,7 +54,7 @@ def test_bundle_round_trip_gives_identical_outputs(trained_run):
 
 def test_same_seed_and_data_give_the_same_weights(tmp_path, shapes_npz):
     runs = [
-        train("mnist", normal=[1], epochs=1, out=tmp_path / name, data=shapes_npz, batch_size=32,
+        _train("mnist", normal=[1], epochs=1, out=tmp_path / name, data=shapes_npz, batch_size=32,
               seed=7, jit_compile=False, progress=False)
         for name in ("a", "b")
     ]
@@ -63,28 +68,28 @@ def test_resume_after_an_interrupted_epoch_continues_where_it_stopped(tmp_path, 
                    jit_compile=False, progress=False)
     original_save = RunDirectory.save_checkpoint
 
-    def crash_at_epoch_two(self, trainer, epoch):
+    def crash_at_epoch_two(self, epoch, models, state):
         if epoch == 2:
             raise KeyboardInterrupt
-        original_save(self, trainer, epoch)
+        original_save(self, epoch, models, state)
 
     monkeypatch.setattr(RunDirectory, "save_checkpoint", crash_at_epoch_two)
     with pytest.raises(KeyboardInterrupt):
-        train("mnist", epochs=3, **options)
+        _train("mnist", epochs=3, **options)
     monkeypatch.undo()
     assert RunDirectory(run_dir).latest_epoch() == 1
     with pytest.raises(AnoganError, match="no bundle.json.*--resume"):
         load_bundle(run_dir)
     with pytest.raises(AnoganError, match="--resume"):
-        train("mnist", epochs=3, **options)
+        _train("mnist", epochs=3, **options)
 
     trained_epochs = []
     original_step = RunDirectory.save_checkpoint
     monkeypatch.setattr(
         RunDirectory, "save_checkpoint",
-        lambda self, trainer, epoch: (trained_epochs.append(epoch), original_step(self, trainer, epoch)),
+        lambda self, epoch, models, state: (trained_epochs.append(epoch), original_step(self, epoch, models, state)),
     )
-    bundle = train("mnist", epochs=3, resume=True, **options)
+    bundle = _train("mnist", epochs=3, resume=True, **options)
     assert trained_epochs == [2, 3]
     assert _history_epochs(run_dir) == [1, 2, 3]
     assert bundle.metadata["training"]["epochs"] == 3
@@ -93,40 +98,40 @@ def test_resume_after_an_interrupted_epoch_continues_where_it_stopped(tmp_path, 
 
 def test_resume_refuses_different_settings(tmp_path, shapes_npz):
     options = dict(out=tmp_path / "run", data=shapes_npz, batch_size=32, jit_compile=False, progress=False)
-    train("mnist", normal=[0], epochs=1, **options)
+    _train("mnist", normal=[0], epochs=1, **options)
     with pytest.raises(AnoganError, match="normal"):
-        train("mnist", normal=[1], epochs=2, resume=True, **options)
+        _train("mnist", normal=[1], epochs=2, resume=True, **options)
 
 
 def test_resume_reads_a_setting_missing_from_an_older_run_as_its_default(tmp_path, shapes_npz):
     options = dict(out=tmp_path / "run", data=shapes_npz, batch_size=32, jit_compile=False, progress=False)
-    train("mnist", normal=[0], epochs=1, **options)
+    _train("mnist", normal=[0], epochs=1, **options)
     run_file = tmp_path / "run" / "run.json"
     stored = json.loads(run_file.read_text())
     del stored["precision"]
     run_file.write_text(json.dumps(stored))
-    assert train("mnist", normal=[0], epochs=1, resume=True, **options).metadata["training"]["epochs"] == 1
+    assert _train("mnist", normal=[0], epochs=1, resume=True, **options).metadata["training"]["epochs"] == 1
     with pytest.raises(AnoganError, match="precision"):
-        train("mnist", normal=[0], epochs=2, resume=True, precision="mixed_bfloat16", **options)
+        _train("mnist", normal=[0], epochs=2, resume=True, precision="mixed_bfloat16", **options)
 
 
 def test_invalid_options_are_refused(tmp_path, shapes_npz):
     with pytest.raises(AnoganError, match="epochs"):
-        train("mnist", normal=[0], epochs=0, out=tmp_path / "r", data=shapes_npz)
+        _train("mnist", normal=[0], epochs=0, out=tmp_path / "r", data=shapes_npz)
 
 
 @pytest.mark.slow
 def test_xla_step_trains_too(tmp_path, shapes_npz):
-    bundle = train("mnist", normal=[0], epochs=1, out=tmp_path / "xla", data=shapes_npz,
+    bundle = _train("mnist", normal=[0], epochs=1, out=tmp_path / "xla", data=shapes_npz,
                    batch_size=32, jit_compile=True, progress=False)
     assert _history_epochs(bundle.path) == [1]
 
 
 def test_mixed_bfloat16_training_saves_a_float32_bundle(tmp_path, shapes_npz):
-    bundle = train("mnist", normal=[0], epochs=1, out=tmp_path / "bf16", data=shapes_npz, batch_size=32,
+    bundle = _train("mnist", normal=[0], epochs=1, out=tmp_path / "bf16", data=shapes_npz, batch_size=32,
                    precision="mixed_bfloat16", progress=False)
     loaded = load_bundle(bundle.path)
     assert all(layer.dtype_policy.name == "float32" for layer in loaded.generator.layers)
     assert loaded.metadata["training"]["precision"] == "mixed_bfloat16"
     with pytest.raises(AnoganError, match="precision"):
-        train("mnist", normal=[0], epochs=1, out=tmp_path / "x", data=shapes_npz, precision="float8")
+        _train("mnist", normal=[0], epochs=1, out=tmp_path / "x", data=shapes_npz, precision="float8")

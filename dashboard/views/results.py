@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from anogan.batch import read_results
+from anogan.results import read_results, scored_mask
 from anogan.errors import AnoganError
 from anogan.evaluation import compute_metrics, confusion_at, curves, labelled_scores
 from ui import choose_results_file, safe_image_path
@@ -22,8 +22,8 @@ if frame is None:
     st.info("No results file in the runs directory yet: run `anogan run` or `anogan score`, or upload one.")
     st.stop()
 
-scored = frame[frame["error"].astype(str) == ""].copy()
-errors = frame[frame["error"].astype(str) != ""]
+scored = frame[scored_mask(frame)].copy()
+errors = frame[~scored_mask(frame)]
 method = str(frame["method"].iloc[0]) if len(frame) else ""
 st.caption(f"{len(frame)} rows, {len(scored)} scored, {len(errors)} errors; method {method}.")
 if scored.empty:

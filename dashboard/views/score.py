@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from anogan.batch import MAX_UPLOAD_FILES, RESULT_COLUMNS, score_uploads
+from anogan.results import MAX_UPLOAD_FILES, RESULT_COLUMNS, score_uploads
 from anogan.errors import AnoganError
 from anogan.evaluation import spreadsheet_safe
 from anogan.images import MAX_FILE_BYTES

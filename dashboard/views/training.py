@@ -4,12 +4,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from anogan.artifacts import RunDirectory
 from ui import choose_bundle
 
 st.title("Training")
-run = choose_bundle("training_bundle")
-if run is not None:
-    history_path = run / "history.csv"
+bundle_path = choose_bundle("training_bundle")
+if bundle_path is not None:
+    run = RunDirectory(bundle_path)
+    history_path = run.history
     if history_path.is_file():
         history = pd.read_csv(history_path)
         long = history.melt(id_vars="epoch", value_vars=["gen_loss", "disc_loss"], var_name="loss", value_name="value")
@@ -21,8 +23,8 @@ if run is not None:
         )
         st.caption(f"{len(history)} epochs; last epoch {history['images_per_second'].iloc[-1]:.0f} img/s.")
     else:
-        st.info("This run has no history.csv.")
-    encoder_path = run / "encoder_history.csv"
+        st.info(f"This run has no {history_path.name}.")
+    encoder_path = run.encoder_history
     if encoder_path.is_file():
         encoder = pd.read_csv(encoder_path)
         long = encoder.melt(id_vars="epoch", value_vars=["residual", "feature"], var_name="term", value_name="value")
@@ -31,7 +33,7 @@ if run is not None:
             .properties(title="Encoder loss terms per epoch", height=240),
             width="stretch",
         )
-    grids = sorted((run / "samples").glob("epoch_*.png"))
+    grids = run.sample_grids()
     if grids:
         if len(grids) > 1:
             position = st.slider("Epoch", 1, len(grids), len(grids), key="sample_epoch")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anogan.batch import RESULT_COLUMNS, label_for, open_input, read_results, score_to_csv
+from anogan.inputs import label_for, open_input
+from anogan.results import RESULT_COLUMNS, read_results, score_to_csv
 from anogan.cli import main
 from anogan.errors import AnoganError
 from anogan.scoring import Scorer
@@ -14,7 +15,7 @@ from anogan.thresholds import calibrate
 @pytest.fixture(scope="module")
 def encoder_scorer(scoring_bundle):
     scorer = Scorer(scoring_bundle, "encoder")
-    return scorer, calibrate(scoring_bundle, "encoder", scorer=scorer)
+    return scorer, calibrate(scorer, save=False)
 
 
 @pytest.fixture
@@ -133,15 +134,20 @@ def test_label_for_known_and_generic_class_names(scoring_bundle):
     assert label_for("giraffe", scoring_bundle) == ""
 
 
-def test_score_cli_exit_codes(scoring_bundle, image_folder, tmp_path, capsys):
-    ok = main(["score", str(image_folder), "--model", str(scoring_bundle.path), "--method", "encoder",
-               "--out", str(tmp_path / "ok.csv")])
+def test_score_cli_exit_codes_and_named_failures(scoring_bundle_copy, image_folder, tmp_path, capsys):
+    model = str(scoring_bundle_copy.path)
+    ok = main(["score", str(image_folder), "--model", model, "--method", "encoder", "--out", str(tmp_path / "ok.csv")])
     assert ok == 0
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "a.png").write_bytes(b"")
     (bad / "b.png").write_text("nope")
-    assert main(["score", str(bad), "--model", str(scoring_bundle.path), "--method", "encoder",
-                 "--out", str(tmp_path / "bad.csv")]) == 1
+    capsys.readouterr()
+    assert main(["score", str(bad), "--model", model, "--method", "encoder", "--out", str(tmp_path / "bad.csv")]) == 1
     assert len(_rows(tmp_path / "bad.csv")) == 2
+    printed = capsys.readouterr().out
+    assert f"not scored: {bad / 'a.png'}: empty file" in printed and "b.png" in printed
+    # resuming a file that already holds scores is a success even when nothing new is scored
+    assert main(["score", str(image_folder), "--model", model, "--method", "encoder",
+                 "--out", str(tmp_path / "ok.csv"), "--resume"]) == 0
     assert "no input could be scored" in capsys.readouterr().err
