@@ -31,6 +31,7 @@ __all__ = [
     "Detector",
     "Scorer",
     "ScoringSettings",
+    "TrainConfig",
     "calibrate",
     "evaluate",
     "ImageError",

@@ -142,7 +142,6 @@ class Bundle:
     generator: Any
     discriminator: Any
     encoder: Any = None
-    _features: Any = field(default=None, repr=False)
     _reference: Optional[np.ndarray] = field(default=None, repr=False)
 
     @property
@@ -156,15 +155,6 @@ class Bundle:
     @property
     def class_names(self) -> list[str]:
         return list(self.metadata["class_names"])
-
-    @property
-    def feature_extractor(self):
-        """The discriminator's feature layer f(x), built once per bundle."""
-        if self._features is None:
-            from anogan.models import make_feature_extractor
-
-            self._features = make_feature_extractor(self.discriminator)
-        return self._features
 
     def save(self, validation_images: np.ndarray, reference_images: Optional[np.ndarray] = None) -> None:
         """Write every model, the image sets and ``bundle.json`` (last, so it never names a missing file)."""

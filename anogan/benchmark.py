@@ -272,8 +272,34 @@ def summarize(out, records: Optional[list[dict]] = None) -> Optional[Path]:
         means.append(f"{100 * per_seed.mean():.1f}{spread} ({complete} classes, {len(per_seed)} seed(s))")
     lines.append("| **mean** | " + " | ".join(means) + " |")
     write_text_atomic(out / "summary.md", "\n".join(lines) + "\n")
+    write_text_atomic(out / "candidates.md", candidate_table(frame, records))
     _plot_summary(out / "summary.png", grouped, candidates, classes)
     return out / "summary.md"
+
+
+def candidate_table(frame, records: list[dict]) -> str:
+    """One row per candidate, best mean first: mean and worst class AUROC, classes done, minutes per run.
+
+    Minutes are the measured wall time of training + encoder (if the method
+    uses it) + scoring the split's images, per (class, seed), on the 2-core
+    machine that ran it (often shared with another job, so an upper bound).
+    """
+    import pandas as pd
+
+    images = pd.Series([r.get("n_normal", 0) + r.get("n_anomaly", 0) + r.get("n_fit", 0) or r.get("n_test", 0)
+                        for r in records], index=[r.get("candidate", r["method"]) for r in records])
+    rows = []
+    for candidate, group in frame.groupby("candidate"):
+        per_class = group.groupby("normal_class")["auroc"].mean()
+        n_images = float(images[candidate].mean()) if candidate in images.index else 0.0
+        scoring = (n_images / group["score_images_per_second"]).mean()
+        minutes = (group["train_seconds"] + group["encoder_seconds"]).mean() / 60 + scoring / 60
+        rows.append((100 * per_class.mean(), candidate, group["method"].iloc[0], 100 * per_class.min(),
+                     int(per_class.idxmin()), len(per_class), minutes))
+    lines = ["| candidate | method | mean AUROC | worst class | classes | minutes per run |", "|---|---|---:|---|---:|---:|"]
+    for mean, candidate, method, worst, worst_class, n, minutes in sorted(rows, reverse=True):
+        lines.append(f"| {candidate} | {method} | {mean:.1f} | {worst:.1f} (class {worst_class}) | {n} | {minutes:.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 def _plot_summary(path: Path, grouped, candidates, classes) -> None:

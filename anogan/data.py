@@ -455,8 +455,6 @@ class DevSplit:
             dataset's training split.
     """
 
-    class_names: tuple[str, ...]
-    normal_classes: tuple[int, ...]
     x_fit: np.ndarray
     x_normal: np.ndarray
     x_anomaly: np.ndarray
@@ -491,8 +489,6 @@ def dev_split(
     take = min(int(n_anomalies), len(others))
     anomaly_index = np.sort(np.random.default_rng([seed, 2]).choice(others, size=take, replace=False))
     return DevSplit(
-        class_names=dataset.class_names,
-        normal_classes=split.normal_classes,
         x_fit=dataset.x_train[fit_index],
         x_normal=dataset.x_train[normal_index],
         x_anomaly=dataset.x_train[anomaly_index],

@@ -440,13 +440,16 @@ class Scorer:
                 f"the {method} method needs an encoder; train one with "
                 f"'anogan train-encoder --model {bundle.path}'"
             )
+        from anogan.models import make_feature_extractor
+
         self.bundle = bundle
         self.method = method
         self.settings = settings or ScoringSettings()
+        self.feature_extractor = make_feature_extractor(bundle.discriminator)
         self.latent_dim = bundle.latent_dim
         if method in ("anogan", "hybrid"):
             self._inverter = LatentInverter(
-                bundle.generator, bundle.feature_extractor, self.settings.lam,
+                bundle.generator, self.feature_extractor, self.settings.lam,
                 self.settings.learning_rate, self.settings.batch_size, self.settings.jit_compile,
             )
         self.term_stats: Optional[dict] = None
@@ -454,7 +457,7 @@ class Scorer:
             normals = bundle.validation_images() if fit_images is None else fit_images
             self.term_stats = fit_term_stats(self.invert(normals))
         if method == "feature-knn":
-            self._nearest = NearestNormals(bundle.feature_extractor, bundle.reference_images(),
+            self._nearest = NearestNormals(self.feature_extractor, bundle.reference_images(),
                                            self.settings.neighbours)
         image_batch = tf.TensorSpec([None, *bundle.metadata["image_shape"]], tf.float32)
         self._encode = (
@@ -468,7 +471,7 @@ class Scorer:
         from anogan.models import encoder_errors
 
         z, generated, pixel_errors, feature_errors = encoder_errors(
-            self.bundle.encoder, self.bundle.generator, self.bundle.feature_extractor, x)
+            self.bundle.encoder, self.bundle.generator, self.feature_extractor, x)
         return tf.reduce_mean(pixel_errors, axis=[1, 2, 3]), tf.reduce_mean(feature_errors, axis=1), generated, z
 
     def score(self, images: np.ndarray) -> ScoreBatch:

@@ -396,7 +396,7 @@ def train_encoder(
     import keras
     import tensorflow as tf
 
-    from anogan.models import encoder_errors, make_encoder
+    from anogan.models import encoder_errors, make_encoder, make_feature_extractor
 
     if epochs < 1 or batch_size < 1:
         raise AnoganError("encoder epochs and batch size must be at least 1")
@@ -404,7 +404,7 @@ def train_encoder(
     keras.utils.set_random_seed(seed)
     encoder = make_encoder(bundle.latent_dim)
     optimizer = keras.optimizers.Adam(learning_rate)
-    generator, features = bundle.generator, bundle.feature_extractor
+    generator, features = bundle.generator, make_feature_extractor(bundle.discriminator)
 
     @tf.function
     def encoder_step(batch):

@@ -87,7 +87,7 @@ def main() -> int:
     from sklearn.metrics import roc_auc_score
 
     from anogan.artifacts import Bundle, load_bundle
-    from anogan.models import make_discriminator, make_encoder, make_generator
+    from anogan.models import make_discriminator, make_encoder, make_feature_extractor, make_generator
     from anogan.scoring import Scorer, ScoringSettings
 
     dataset = load_dataset("mnist-5k")
@@ -131,7 +131,7 @@ def main() -> int:
     short_graph, _ = measure("anogan", ScoringSettings(steps=100, batch_size=16), few[:16])
     short_xla, _ = measure("anogan", ScoringSettings(steps=100, batch_size=16, jit_compile=True), few[:16])
     print(f"naive per-image inversion, {args.naive_images} images x {args.steps} steps …", flush=True)
-    naive_seconds = timed(lambda: naive_inversion(bundle.generator, bundle.feature_extractor,
+    naive_seconds = timed(lambda: naive_inversion(bundle.generator, make_feature_extractor(bundle.discriminator),
                                                   few[: args.naive_images], args.steps, 0.1, 0.02))
     naive_rate = args.naive_images / naive_seconds
     report["scoring_img_per_s"] = {"encoder": encoder_rate, "hybrid": hybrid_rate, "anogan_batched": invert_rate,
