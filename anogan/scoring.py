@@ -309,7 +309,7 @@ class LatentInverter:
         self.optimizer = keras.optimizers.Adam(learning_rate)
         self.optimizer.build([self.z])
         self._optimizer_state = [v for v in self.optimizer.variables if "learning_rate" not in v.path]
-        self._invert = tf.function(self._invert_batch, jit_compile=jit_compile)
+        self.compiled_inversion = tf.function(self._invert_batch, jit_compile=jit_compile)
 
     def _terms(self, x, x_features):
         import tensorflow as tf
@@ -353,7 +353,7 @@ class LatentInverter:
                 chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)])
                 chunk_z = np.concatenate([chunk_z, np.zeros((pad, chunk_z.shape[1]), np.float32)])
             residual, residual_ink, discrimination, cosine, generated, z = (
-                t.numpy()[:n] for t in self._invert(chunk, chunk_z, tf.constant(steps, tf.int32))
+                t.numpy()[:n] for t in self.compiled_inversion(chunk, chunk_z, tf.constant(steps, tf.int32))
             )
             parts.append(InversionTerms(
                 residual_l1=residual,
@@ -392,7 +392,7 @@ class NearestNormals:
         self._bank = tf.concat([self._unit_features(self.reference[i : i + 512])
                                 for i in range(0, len(self.reference), 512)], axis=0)
         image_batch = tf.TensorSpec([None, *self.reference.shape[1:]], tf.float32)
-        self._query = tf.function(self._query_batch, input_signature=[image_batch])
+        self.compiled_query = tf.function(self._query_batch, input_signature=[image_batch])
 
     def _unit_features(self, x):
         import tensorflow as tf
@@ -408,7 +408,7 @@ class NearestNormals:
 
     def query(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distances and nearest reference index of images ``x`` (model range, ``(N, 28, 28, 1)``)."""
-        distance, index = (t.numpy() for t in self._query(x))
+        distance, index = (t.numpy() for t in self.compiled_query(x))
         return distance, index
 
 
@@ -459,11 +459,18 @@ class Scorer:
         if method == "feature-knn":
             self._nearest = NearestNormals(self.feature_extractor, bundle.reference_images(),
                                            self.settings.neighbours)
-        image_batch = tf.TensorSpec([None, *bundle.metadata["image_shape"]], tf.float32)
-        self._encode = (
-            tf.function(self._encode_batch, input_signature=[image_batch])
-            if method == "encoder" else None
-        )
+        # the one compiled function that does this method's work, built here and reused for every batch
+        if method == "encoder":
+            image_batch = tf.TensorSpec([None, *bundle.metadata["image_shape"]], tf.float32)
+            self._compiled = self._encode = tf.function(self._encode_batch, input_signature=[image_batch])
+        elif method == "feature-knn":
+            self._compiled = self._nearest.compiled_query
+        else:
+            self._compiled = self._inverter.compiled_inversion
+
+    def traces(self) -> int:
+        """How often this scorer's compiled function was traced: 1 once it has scored, whatever the batch sizes."""
+        return self._compiled.experimental_get_tracing_count()
 
     def _encode_batch(self, x):
         import tensorflow as tf

@@ -54,7 +54,7 @@ def test_inversion_is_compiled_once_for_every_batch(scoring_bundle, shapes_datas
     scorer = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=3, batch_size=8))
     for size in (3, 8, 13):
         scorer.score(shapes_dataset.x_test[:size])
-    assert scorer._inverter._invert.experimental_get_tracing_count() == 1
+    assert scorer.traces() == 1
 
 
 def test_hybrid_starts_from_the_encoder(scoring_bundle, shapes_dataset):
@@ -109,7 +109,7 @@ def test_feature_knn_is_compiled_once_for_every_batch(scoring_bundle, shapes_dat
     scorer = Scorer(scoring_bundle, "feature-knn")
     for size in (3, 8, 300):
         scorer.score(np.resize(shapes_dataset.x_test, (size, 28, 28)))
-    assert scorer._nearest._query.experimental_get_tracing_count() == 1
+    assert scorer.traces() == 1
 
 
 def test_feature_knn_needs_the_reference_images_and_enough_of_them(trained_run):
