@@ -84,13 +84,14 @@ def _build_parser() -> argparse.ArgumentParser:
     calibrate = commands.add_parser(
         "calibrate", help="set a method's threshold from the bundle's normal validation images",
         description="Score the bundle's held-out normal validation images and store the threshold in the "
-        "bundle: a percentile of the normal scores, or F1-max when labelled anomalies are given. "
+        "bundle: a split-conformal threshold for a false-positive rate, or F1-max when labelled anomalies are given. "
         "Never calibrate on the data you evaluate.",
     )
     calibrate.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
     calibrate.add_argument("--method", required=True, choices=METHODS, help="scoring method")
-    calibrate.add_argument("--percentile", type=float, default=99.0,
-                           help="threshold = this percentile of normal validation scores (default 99)")
+    calibrate.add_argument("--false-positive-rate", type=float, default=0.01, metavar="RATE",
+                           help="share of normal images the threshold may flag (default 0.01); a split-conformal "
+                           "threshold on the normal validation scores keeps that promise on new normal images")
     calibrate.add_argument("--anomalies", metavar="INPUT",
                            help="labelled anomaly images for an F1-max threshold (a folder or .npz; "
                            "validation data, never the test set)")
@@ -247,9 +248,11 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     anomalies = open_input(args.anomalies).readable_images() if args.anomalies else None
     scorer = Scorer(open_bundle(args.model), args.method, _settings(args))
-    calibration = calibrate(scorer, percentile=args.percentile, anomalies=anomalies)
+    calibration = calibrate(scorer, false_positive_rate=args.false_positive_rate, anomalies=anomalies)
     print(f"{args.method}: threshold {calibration.threshold:.6g} ({calibration.rule}, "
           f"{len(calibration.validation_scores)} normal validation images)")
+    if calibration.note:
+        print(f"note: {calibration.note}")
     return 0
 
 
@@ -261,6 +264,8 @@ def _score(args: argparse.Namespace) -> int:
     bundle = open_bundle(args.model)
     source = open_input(args.input, args.data, limit=args.limit, sample_seed=args.sample_seed)
     scorer, calibration = prepare_scorer(bundle, args.method, _settings(args))
+    if calibration.note:
+        print(f"note on the threshold: {calibration.note}")
     summary = score_to_csv(source, scorer, calibration, args.out, maps_dir=args.maps, resume=args.resume)
     print(f"scored {summary.scored} of {summary.total} inputs ({summary.errors} errors, "
           f"{summary.skipped} already done) at {summary.images_per_second:.1f} img/s")

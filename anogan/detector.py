@@ -30,7 +30,8 @@ class Detector(BaseEstimator):
         epochs, batch_size: GAN training.
         encoder_epochs: encoder training.
         val_fraction: share of the normal images held out for the threshold.
-        percentile: threshold percentile of normal validation scores.
+        false_positive_rate: share of normal images the threshold may flag
+            (a split-conformal threshold on the held-out normal images).
         settings: :class:`~anogan.scoring.ScoringSettings`.
         seed: seed of everything random.
         out: folder for the bundle (a temporary folder if ``None``).
@@ -55,7 +56,7 @@ class Detector(BaseEstimator):
         batch_size: int = 32,
         encoder_epochs: int = 30,
         val_fraction: float = 0.1,
-        percentile: float = 99.0,
+        false_positive_rate: float = 0.01,
         settings: Optional[ScoringSettings] = None,
         seed: int = 0,
         out: Optional[str] = None,
@@ -65,7 +66,7 @@ class Detector(BaseEstimator):
         self.batch_size = batch_size
         self.encoder_epochs = encoder_epochs
         self.val_fraction = val_fraction
-        self.percentile = percentile
+        self.false_positive_rate = false_positive_rate
         self.settings = settings
         self.seed = seed
         self.out = out
@@ -89,7 +90,7 @@ class Detector(BaseEstimator):
                              seed=self.seed, val_fraction=self.val_fraction)
         bundle = ensure_bundle(config, out, [self.method], self.encoder_epochs, split=split, progress=False)
         self.scorer_ = Scorer(bundle, self.method, self.settings or ScoringSettings())
-        self.calibration_ = calibrate(self.scorer_, percentile=self.percentile)
+        self.calibration_ = calibrate(self.scorer_, false_positive_rate=self.false_positive_rate)
         self.bundle_ = bundle
         self.threshold_ = self.calibration_.threshold
         return self

@@ -3,8 +3,14 @@
 A method's calibration is computed on the bundle's held-out **normal
 validation** images, never on the data being evaluated:
 
-* default rule: the threshold is a percentile (99th) of the normal scores;
-  it needs no anomalies and flags about 1 % of normal images;
+* default rule: a split-conformal threshold for a target false-positive rate
+  α (default 1 %): the ⌈(n + 1)(1 − α)⌉-th smallest of the n normal
+  validation scores. A new normal image, exchangeable with those n, scores
+  above it with probability (n + 1 − k)/(n + 1) ≤ α, so the promise "flags
+  about α of normal images" holds on held-out normals. It needs
+  n ≥ (1 − α)/α images (99 for 1 %); with fewer, the threshold is the largest
+  normal score, the smallest rate n images support is 1/(n + 1), and the
+  calibration says so in its ``note``;
 * with labelled anomalies supplied (a separate validation set, not the test
   set): the threshold that maximises F1 on normal validation + anomalies.
 
@@ -16,19 +22,29 @@ threshold, 0.27 one below.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import logging
+import math
+from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
 import numpy as np
 
 from anogan.errors import AnoganError
 
-DEFAULT_PERCENTILE = 99.0
+DEFAULT_FALSE_POSITIVE_RATE = 0.01
 
 
 @dataclass
 class Calibration:
-    """One method's threshold and the normal score distribution it came from."""
+    """One method's threshold and the normal score distribution it came from.
+
+    Attributes:
+        false_positive_rate: the rate asked for (conformal rule).
+        expected_false_positive_rate: the rate the threshold gives normal
+            images exchangeable with the validation images: at most the one
+            asked for, or 1/(n + 1) when n is too small (see ``note``).
+        note: why the promise differs from the request, if it does.
+    """
 
     method: str
     settings: dict
@@ -36,8 +52,10 @@ class Calibration:
     rule: str
     scale: float
     validation_scores: list = field(default_factory=list)
-    percentile: Optional[float] = None
+    false_positive_rate: Optional[float] = None
+    expected_false_positive_rate: Optional[float] = None
     n_anomalies: int = 0
+    note: str = ""
 
     def normalize(self, scores: np.ndarray) -> np.ndarray:
         """Scores to [0, 1], 0.5 at the threshold."""
@@ -63,10 +81,38 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, values: dict) -> "Calibration":
+        known = {f.name for f in fields(cls)}
         try:
-            return cls(**{k: v for k, v in values.items() if k != "validation_summary"})
+            return cls(**{k: v for k, v in values.items() if k in known})
         except TypeError as exc:
             raise AnoganError(f"damaged calibration in bundle.json ({exc})") from None
+
+    @property
+    def current(self) -> bool:
+        """Made by a rule this version still uses (older bundles stored plain percentiles)."""
+        return self.rule == "f1-max" or self.rule.startswith("conformal")
+
+
+def conformal_threshold(normal_scores: np.ndarray, rate: float) -> tuple[float, float, str]:
+    """The split-conformal threshold of ``normal_scores`` for false-positive rate ``rate``.
+
+    Returns the threshold, the false-positive rate it gives and a note when
+    there are too few scores to promise ``rate``.
+
+    Example:
+        >>> conformal_threshold(np.arange(1.0, 200.0), 0.01)[:2]
+        (198.0, 0.01)
+    """
+    scores = np.sort(np.asarray(normal_scores, dtype=np.float64))
+    n = len(scores)
+    k = math.ceil((n + 1) * (1 - rate) - 1e-9)
+    note = ""
+    if k > n:
+        k = n
+        note = (f"{n} normal validation images cannot promise a false-positive rate of {rate:.2%}: that takes at "
+                f"least {math.ceil((1 - rate) / rate - 1e-9)}. The threshold is their largest score, which flags "
+                f"about {1 / (n + 1):.2%} of normal images.")
+    return float(scores[k - 1]), (n + 1 - k) / (n + 1), note
 
 
 def f1_max_threshold(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
@@ -91,35 +137,27 @@ def calibrate_scores(
     settings: dict,
     normal_scores: np.ndarray,
     anomaly_scores: Optional[np.ndarray] = None,
-    percentile: float = DEFAULT_PERCENTILE,
+    false_positive_rate: float = DEFAULT_FALSE_POSITIVE_RATE,
 ) -> Calibration:
     """Build a :class:`Calibration` from scores of normal validation images (and optional anomalies)."""
     normal_scores = np.asarray(normal_scores, dtype=np.float64)
     if len(normal_scores) == 0:
         raise AnoganError("calibration needs at least one normal validation image")
-    if not 0 < percentile <= 100:
-        raise AnoganError(f"percentile must be in (0, 100], got {percentile}")
+    if not 0 < false_positive_rate < 1:
+        raise AnoganError(f"the false-positive rate must be in (0, 1), got {false_positive_rate}")
     scale = float(normal_scores.std())
     if not np.isfinite(scale) or scale <= 0:
         scale = max(abs(float(normal_scores.mean())) * 0.1, 1e-6)
+    values = dict(method=method, settings=dict(settings), scale=scale,
+                  validation_scores=[float(f"{s:.6g}") for s in normal_scores])
     if anomaly_scores is not None and len(anomaly_scores):
         anomaly_scores = np.asarray(anomaly_scores, dtype=np.float64)
         labels = np.r_[np.zeros(len(normal_scores)), np.ones(len(anomaly_scores))]
         threshold, _ = f1_max_threshold(labels, np.r_[normal_scores, anomaly_scores])
-        rule, used_percentile, n_anomalies = "f1-max", None, len(anomaly_scores)
-    else:
-        threshold = float(np.percentile(normal_scores, percentile))
-        rule, used_percentile, n_anomalies = f"percentile-{percentile:g}", percentile, 0
-    return Calibration(
-        method=method,
-        settings=dict(settings),
-        threshold=threshold,
-        rule=rule,
-        scale=scale,
-        validation_scores=[float(f"{s:.6g}") for s in normal_scores],
-        percentile=used_percentile,
-        n_anomalies=n_anomalies,
-    )
+        return Calibration(**values, threshold=threshold, rule="f1-max", n_anomalies=len(anomaly_scores))
+    threshold, expected, note = conformal_threshold(normal_scores, false_positive_rate)
+    return Calibration(**values, threshold=threshold, rule=f"conformal, false-positive rate {false_positive_rate:g}",
+                       false_positive_rate=false_positive_rate, expected_false_positive_rate=expected, note=note)
 
 
 def stored_calibration(bundle, method: str, settings) -> Optional[Calibration]:
@@ -128,12 +166,12 @@ def stored_calibration(bundle, method: str, settings) -> Optional[Calibration]:
     if values is None:
         return None
     calibration = Calibration.from_dict(values)
-    return calibration if calibration.settings == settings.relevant_to(method) else None
+    return calibration if calibration.current and calibration.settings == settings.relevant_to(method) else None
 
 
 def calibrate(
     scorer,
-    percentile: float = DEFAULT_PERCENTILE,
+    false_positive_rate: float = DEFAULT_FALSE_POSITIVE_RATE,
     anomalies: Optional[np.ndarray] = None,
     save: bool = True,
 ) -> Calibration:
@@ -141,7 +179,7 @@ def calibrate(
 
     Args:
         scorer: a :class:`~anogan.scoring.Scorer` (its bundle, method and settings).
-        percentile: the threshold's percentile of normal scores (default rule).
+        false_positive_rate: the share of normal images the threshold may flag (default rule).
         anomalies: optional labelled anomaly images (``uint8`` ``(N, 28, 28)``),
             from a validation set, never the test set: switches to F1-max.
         save: write the calibration into ``bundle.json``.
@@ -154,13 +192,13 @@ def calibrate(
     normal_scores = scorer.score(bundle.validation_images()).score
     anomaly_scores = scorer.score(anomalies).score if anomalies is not None else None
     calibration = calibrate_scores(method, scorer.settings.relevant_to(method), normal_scores, anomaly_scores,
-                                   percentile)
+                                   false_positive_rate)
+    if calibration.note:
+        logging.getLogger(__name__).warning("%s: %s", method, calibration.note)
     if save:
         bundle.metadata.setdefault("calibration", {})[method] = calibration.to_dict()
         try:
             bundle.save_metadata()
         except OSError as exc:  # a read-only bundle still scores, with this calibration in memory
-            import logging
-
             logging.getLogger(__name__).warning("could not store the calibration in %s: %s", bundle.path, exc)
     return calibration

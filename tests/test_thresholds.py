@@ -8,11 +8,12 @@ from anogan.scoring import Scorer, ScoringSettings
 from anogan.thresholds import Calibration, calibrate, calibrate_scores, f1_max_threshold, stored_calibration
 
 
-def test_percentile_threshold_and_normalized_score():
+def test_conformal_threshold_and_normalized_score():
     scores = np.arange(1, 101, dtype=float)
-    calibration = calibrate_scores("encoder", {}, scores, percentile=90)
-    assert calibration.threshold == pytest.approx(np.percentile(scores, 90))
-    assert calibration.rule == "percentile-90"
+    calibration = calibrate_scores("encoder", {}, scores, false_positive_rate=0.1)
+    assert calibration.threshold == 91.0  # the ceil(101 * 0.9) = 91st smallest score
+    assert calibration.expected_false_positive_rate == pytest.approx(10 / 101) and calibration.note == ""
+    assert calibration.rule.startswith("conformal")
     normalized = calibration.normalize(np.array([-1e9, calibration.threshold, 1e9]))
     assert normalized.tolist() == pytest.approx([0.0, 0.5, 1.0])
     grid = calibration.normalize(np.linspace(0, 200, 50))
@@ -47,7 +48,8 @@ def test_threshold_comes_from_the_bundles_normal_validation_images_only(scoring_
     assert len(validation) == 6
     expected = scorer.score(validation).score
     np.testing.assert_allclose(calibration.validation_scores, expected, rtol=1e-5)
-    assert calibration.threshold == pytest.approx(np.percentile(calibration.validation_scores, 99))
+    assert calibration.threshold == pytest.approx(max(calibration.validation_scores))  # 6 images are too few for 1 %
+    assert "cannot promise" in calibration.note
     stored = json.loads((scoring_bundle_copy.path / "bundle.json").read_text())["calibration"]["encoder"]
     assert stored["threshold"] == pytest.approx(calibration.threshold)
     scorer.score(shapes_dataset.x_test)  # scoring other data never moves the threshold
@@ -73,3 +75,27 @@ def test_a_read_only_bundle_still_calibrates_in_memory(scoring_bundle_copy, monk
     monkeypatch.setattr(scoring_bundle_copy, "save_metadata", read_only)
     calibration = calibrate(Scorer(scoring_bundle_copy, "encoder"))
     assert calibration.threshold > 0 and "could not store the calibration" in caplog.text
+
+
+def test_too_few_normal_images_fall_back_to_the_smallest_rate_they_support():
+    calibration = calibrate_scores("encoder", {}, np.arange(40.0), false_positive_rate=0.01)
+    assert calibration.threshold == 39.0
+    assert calibration.expected_false_positive_rate == pytest.approx(1 / 41)
+    assert "40 normal validation images cannot promise" in calibration.note and "99" in calibration.note
+
+
+def test_the_promised_rate_holds_on_new_normal_images():
+    rng = np.random.default_rng(0)
+    rates = []
+    for _ in range(400):
+        calibration = calibrate_scores("encoder", {}, rng.standard_normal(199), false_positive_rate=0.05)
+        rates.append(calibration.is_anomaly(rng.standard_normal(2000)).mean())
+    assert np.mean(rates) == pytest.approx(0.05, abs=0.005)
+    assert calibration.expected_false_positive_rate == pytest.approx(0.05)
+
+
+def test_calibrations_of_older_rules_are_made_again():
+    old = calibrate_scores("encoder", ScoringSettings().relevant_to("encoder"), np.arange(5.0)).to_dict()
+    old.update(rule="percentile-99", percentile=99.0)
+    del old["false_positive_rate"], old["expected_false_positive_rate"]
+    assert not Calibration.from_dict(old).current

@@ -29,8 +29,10 @@ The **residual map** |x − G(z)| shows *where* the image differs from what the 
 (for feature-knn: from the most similar normal training image).
 
 **Thresholds** are set on a held-out split of *normal* training images (never on the data being
-evaluated): by default the 99th percentile of their scores, so about 1 % of normal images are
-flagged; with labelled anomalies from a validation set, the F1-maximising threshold. The
+evaluated): by default a split-conformal threshold that flags at most 1 % of new normal images
+when there are at least 99 validation images (with fewer, the largest validation score, which flags
+about 1/(n + 1): the table below says when); with labelled anomalies from a validation set, the
+F1-maximising threshold. The
 **normalized score** maps a score to [0, 1] with 0.5 at the threshold.
 
 **Protocol.** One-class: one (or more) classes are normal, every other class is an anomaly;
@@ -56,6 +58,8 @@ if run is not None:
         st.table(pd.DataFrame([
             {"method": method, "threshold": c["threshold"], "rule": c["rule"],
              "normal validation images": c["validation_summary"]["n"],
+             "normal images flagged": (f"{c['expected_false_positive_rate']:.2%}"
+                                       if c.get("expected_false_positive_rate") is not None else "–"),
              "settings": ", ".join(f"{k}={v}" for k, v in c["settings"].items())}
             for method, c in calibration.items()
         ]))

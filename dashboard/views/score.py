@@ -41,8 +41,11 @@ if bundle_path is not None:
             st.stop()
         with st.spinner(f"scoring {len(uploads)} image(s) with {method}…"):
             results = score_uploads(scorer, calibration, [(u.name, u.getvalue()) for u in uploads])
-        st.caption(f"Threshold {calibration.threshold:.5g} ({calibration.rule} of normal validation scores); "
+        st.caption(f"Threshold {calibration.threshold:.5g} ({calibration.rule}, from "
+                   f"{len(calibration.validation_scores)} normal validation images); "
                    "normalized score 0.5 = at the threshold.")
+        if calibration.note:
+            st.warning(calibration.note)
         for result in results:
             row = result.row
             if row["error"]:
