@@ -5,7 +5,7 @@ reproduce, found by AnoGAN latent inversion or an f-AnoGAN encoder.
 
 Example:
     >>> import anogan
-    >>> bundle = anogan.train("mnist-5k", normal=[0], epochs=1, out="runs/demo")  # doctest: +SKIP
+    >>> bundle = anogan.train(anogan.TrainConfig("mnist-5k", normal=[0], epochs=1), "runs/demo")  # doctest: +SKIP
     >>> bundle = anogan.load_bundle("runs/demo")  # doctest: +SKIP
 """
 
@@ -14,15 +14,28 @@ import os
 # TensorFlow's C++ start-up log lines hide our own messages; failures still raise.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from anogan.artifacts import Bundle, load_bundle  # noqa: E402
-from anogan.data import Dataset, OneClassSplit, load_dataset, one_class_split  # noqa: E402
-from anogan.detector import Detector  # noqa: E402
-from anogan.errors import AnoganError, ImageError  # noqa: E402
-from anogan.images import read_image  # noqa: E402
-from anogan.evaluation import evaluate  # noqa: E402
-from anogan.scoring import Scorer, ScoringSettings  # noqa: E402
-from anogan.thresholds import calibrate  # noqa: E402
-from anogan.training import TrainConfig, train, train_encoder  # noqa: E402
+# Names are imported on first use (PEP 562), so `import anogan` and `anogan --help` stay instant
+# and TensorFlow loads only when a model is needed.
+_EXPORTS = {
+    "Bundle": "artifacts", "load_bundle": "artifacts",
+    "Dataset": "data", "OneClassSplit": "data", "load_dataset": "data", "one_class_split": "data",
+    "Detector": "detector",
+    "AnoganError": "errors", "ImageError": "errors",
+    "read_image": "images",
+    "evaluate": "evaluation",
+    "Scorer": "scoring", "ScoringSettings": "scoring",
+    "calibrate": "thresholds",
+    "TrainConfig": "training", "train": "training", "train_encoder": "training",
+}
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'anogan' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"anogan.{_EXPORTS[name]}"), name)
+
 
 __all__ = [
     "AnoganError",

@@ -19,7 +19,7 @@ from anogan.data import DATASETS, DEV_ANOMALIES
 from anogan.errors import AnoganError
 from anogan.images import MAX_FILE_BYTES
 from anogan.models import PRECISIONS
-from anogan.scoring import METHODS, SETTING_CHOICES, SETTING_FLAGS, ScoringSettings
+from anogan.scoring import DEFAULT_METHOD, METHODS, SETTING_CHOICES, SETTING_FLAGS, ScoringSettings
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +108,8 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="a folder of images (recursive; the parent folder name is the class), an .npz "
                        "with x (and optional y), or a dataset split such as mnist:test")
     score.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
-    score.add_argument("--method", required=True, choices=METHODS, help="scoring method")
+    score.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
+                       help=f"scoring method (default {DEFAULT_METHOD})")
     score.add_argument("--out", required=True, metavar="RESULTS_CSV", help="the results file")
     score.add_argument("--data", metavar="PATH", help="local data files for a dataset split INPUT")
     score.add_argument("--maps", metavar="DIR", help="write reconstruction and residual heat-map PNGs here")
@@ -125,7 +126,10 @@ def _build_parser() -> argparse.ArgumentParser:
         "histogram PNGs.",
     )
     evaluate.add_argument("results", metavar="RESULTS_CSV", help="a file written by 'anogan score'")
-    evaluate.add_argument("--out", required=True, metavar="DIR", help="folder for metrics and plots")
+    evaluate.add_argument("--out", metavar="DIR",
+                          help="folder for metrics and plots (default: RESULTS_evaluation next to the results file)")
+    evaluate.add_argument("--unknown-as", choices=("normal", "anomaly"),
+                          help="label rows whose class the bundle does not know (left out of the metrics otherwise)")
     evaluate.set_defaults(handler=_evaluate)
 
     run = commands.add_parser(
@@ -283,9 +287,10 @@ def _score(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from anogan.evaluation import evaluate
 
-    metrics = evaluate(args.results, args.out)
+    out = args.out or Path(args.results).with_name(f"{Path(args.results).stem}_evaluation")
+    metrics = evaluate(args.results, out, unknown_as=args.unknown_as)
     _print_metrics(metrics)
-    print(f"metrics and plots: {args.out}")
+    print(f"metrics and plots: {out}")
     return 0
 
 
@@ -298,6 +303,9 @@ def _print_metrics(metrics: dict) -> None:
               f"({metrics['n_normal']} normal, {metrics['n_anomaly']} anomalies, {metrics['n_errors']} errors)")
     else:
         print(f"{metrics['method']}: {metrics.get('note', 'no labelled rows')}")
+    if metrics.get("n_unlabelled"):
+        print(f"  {metrics['n_unlabelled']} scored rows have a class the bundle does not know and were left out "
+              "of the metrics; label them with --unknown-as normal|anomaly")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -315,8 +323,20 @@ def _run(args: argparse.Namespace) -> int:
     print(f"\nmodel bundle:  {job.bundle_path}  (samples in {job.bundle_path / 'samples'})")
     for method, results in job.results.items():
         print(f"{method + ':':<14} {results}  (plots in {job.bundle_path / f'evaluation_{method}'})")
-    print(f"dashboard:     anogan dashboard --runs-dir {job.bundle_path.parent}")
+    print(f"dashboard:     {_own_command()} dashboard --runs-dir {job.bundle_path.parent}")
     return 0
+
+
+def _own_command() -> str:
+    """``anogan`` when that name runs this program, else the full path of the executable (e.g. an inactive venv)."""
+    import shutil
+
+    script = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    on_path = shutil.which("anogan")
+    if on_path and (script is None or Path(on_path).resolve() == script):
+        return "anogan"
+    candidate = Path(sys.executable).with_name("anogan")
+    return str(candidate) if candidate.exists() else f"{sys.executable} -m anogan"
 
 
 def _benchmark(args: argparse.Namespace) -> int:
@@ -392,13 +412,36 @@ def _show_progress() -> None:
     progress.propagate = False
 
 
+NO_TENSORFLOW = ("evaluate", "dashboard")
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with the process's stderr pointed at /dev/null for the while.
+
+    Its C++ start-up lines (the oneDNN notice, twice) are not the user's
+    business and cannot be silenced by its log-level variables in TF 2.21; a
+    failing import still raises, with its message, once stderr is back.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``anogan`` console script."""
-    import anogan  # noqa: F401  (quiets TensorFlow's start-up log before it loads)
+    import anogan  # noqa: F401  (sets TensorFlow's log level before it loads)
 
     logging.basicConfig(level=logging.WARNING, format="anogan: %(levelname)s: %(message)s")
     _show_progress()
-    args = _build_parser().parse_args(argv)
+    args = _build_parser().parse_args(argv)  # --help and argument errors end here, before TensorFlow loads
+    if args.command not in NO_TENSORFLOW:
+        _import_tensorflow_quietly()
     try:
         return args.handler(args)
     except AnoganError as exc:

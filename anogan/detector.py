@@ -12,7 +12,7 @@ from sklearn.base import BaseEstimator
 
 from anogan.data import OneClassSplit, holdout_split, validate_images
 from anogan.errors import AnoganError
-from anogan.scoring import ScoringSettings, check_methods
+from anogan.scoring import DEFAULT_METHOD, ScoringSettings, check_methods
 
 
 class Detector(BaseEstimator):
@@ -51,7 +51,7 @@ class Detector(BaseEstimator):
 
     def __init__(
         self,
-        method: str = "encoder",
+        method: str = DEFAULT_METHOD,
         epochs: int = 200,
         batch_size: int = 32,
         encoder_epochs: int = 30,

@@ -11,16 +11,29 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pandas as pd
 
 from anogan.artifacts import atomic_path, write_json_atomic
+from anogan.errors import AnoganError
 from anogan.results import read_results, scored_mask
 
 
 def _as_bool(values) -> np.ndarray:
     return np.array([str(v).strip().lower() in ("true", "1") for v in values])
+
+
+def label_unknown(frame, unknown_as: Optional[str]):
+    """``frame`` with its unlabelled scored rows labelled ``unknown_as`` (``normal``/``anomaly``), or as it is."""
+    if unknown_as is None:
+        return frame
+    if unknown_as not in ("normal", "anomaly"):
+        raise AnoganError(f"unknown rows can be labelled normal or anomaly, not {unknown_as!r}")
+    frame = frame.copy()
+    frame.loc[scored_mask(frame) & ~frame["label"].isin(["normal", "anomaly"]).to_numpy(), "label"] = unknown_as
+    return frame
 
 
 def labelled_scores(frame):
@@ -55,6 +68,7 @@ def compute_metrics(frame) -> dict:
         "n_rows": int(len(frame)),
         "n_errors": int((~scored_mask(frame)).sum()),
         "n_labelled": int(len(scored)),
+        "n_unlabelled": int((scored_mask(frame) & ~frame["label"].isin(["normal", "anomaly"]).to_numpy()).sum()),
         "n_normal": int((y_true == 0).sum()),
         "n_anomaly": int((y_true == 1).sum()),
     }
@@ -117,9 +131,13 @@ def per_class_summary(frame) -> dict:
     return summary
 
 
-def evaluate(results: os.PathLike | str, out: os.PathLike | str) -> dict:
-    """Evaluate a results CSV; write ``metrics.json``, curve CSVs and PNG plots to ``out``."""
-    frame = read_results(results)
+def evaluate(results: os.PathLike | str, out: os.PathLike | str, unknown_as: Optional[str] = None) -> dict:
+    """Evaluate a results CSV; write ``metrics.json``, curve CSVs and PNG plots to ``out``.
+
+    Rows whose class the bundle does not know have no label and are left out
+    (``n_unlabelled`` counts them) unless ``unknown_as`` labels them.
+    """
+    frame = label_unknown(read_results(results), unknown_as)
     metrics = compute_metrics(frame)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -7,8 +7,7 @@ The discriminator's flattened convolutional output (the layer named
 
 from __future__ import annotations
 
-import keras
-from keras import layers
+# Keras is imported inside the builders, so that importing this module (for its constants) stays instant.
 
 LATENT_DIM = 100
 IMAGE_SHAPE = (28, 28, 1)
@@ -30,6 +29,9 @@ def make_generator(latent_dim: int = LATENT_DIM, precision: str = "float32") -> 
     (weights stay float32) and the output layer in float32: a training speed
     option, measured against the float32 default in the README.
     """
+    import keras
+    from keras import layers
+
     check_precision(precision)
     hidden = {"dtype": precision}
     return keras.Sequential(
@@ -54,6 +56,9 @@ def make_generator(latent_dim: int = LATENT_DIM, precision: str = "float32") -> 
 
 def make_discriminator(precision: str = "float32") -> keras.Model:
     """image (28, 28, 1) -> one real/fake logit (see :func:`make_generator` for ``precision``)."""
+    import keras
+    from keras import layers
+
     check_precision(precision)
     hidden = {"dtype": precision}
     return keras.Sequential(
@@ -85,6 +90,8 @@ def as_float32(model: keras.Model, builder, *args) -> keras.Model:
 
 def make_feature_extractor(discriminator: keras.Model) -> keras.Model:
     """The discriminator up to its ``features`` layer: image -> (7*7*128,)."""
+    import keras
+
     return keras.Model(
         discriminator.inputs[0],
         discriminator.get_layer(FEATURE_LAYER).output,
@@ -98,6 +105,9 @@ def make_encoder(latent_dim: int = LATENT_DIM) -> keras.Model:
     f-AnoGAN ends its encoder in tanh because its GAN samples z uniformly in
     [-1, 1]; this GAN samples z ~ N(0, 1), so the last layer is linear.
     """
+    import keras
+    from keras import layers
+
     return keras.Sequential(
         [
             keras.Input(IMAGE_SHAPE),

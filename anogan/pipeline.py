@@ -46,12 +46,16 @@ def ensure_bundle(
     done. ``split`` gives the images in memory instead of loading ``config.dataset``.
     """
     out = Path(out)
+    if progress:
+        progress_log.info("== GAN: %d epochs on the normal images of %s, into %s", config.epochs, config.dataset, out)
     if split is None:
         bundle = train(config, out, resume=True, progress=progress)
     else:
         bundle = train_on_split(split, config, out, resume=True, progress=progress)
     if bundle.encoder is None and any(m in ENCODER_METHODS for m in check_methods(methods)):
         images = None if split is None else split.x_train
+        if progress:
+            progress_log.info("== encoder: %d epochs, G and D frozen", encoder_epochs)
         bundle = train_encoder(bundle, images=images, epochs=encoder_epochs, seed=config.seed, progress=progress)
     return add_missing_reference(bundle)
 
@@ -142,6 +146,9 @@ def run_job(
     bundle = ensure_bundle(config, out, methods, encoder_epochs, progress=progress)
     job = JobResult(bundle_path=out)
     for method in methods:
+        if progress:
+            progress_log.info("== %s: calibrating on the normal validation images, then scoring %s:test", method,
+                              dataset)
         scorer, calibration = prepare_scorer(bundle, method, settings, progress)
         results = out / f"results_{method}.csv"
         score_split(f"{dataset}:test", data, scorer, calibration, results, limit=limit, sample_seed=seed,

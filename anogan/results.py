@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,7 +78,7 @@ def score_items(scorer, calibration, items: Sequence[InputItem], maps_dir: Optio
     if maps_dir is not None:
         for position, item in enumerate(good):
             rows_by_index[item.index].update(
-                _write_maps(maps_dir, item.index, result.reconstruction[position], result.anomaly_map[position])
+                _write_maps(maps_dir, map_stem(item), result.reconstruction[position], result.anomaly_map[position])
             )
     return [rows_by_index[item.index] for item in items]
 
@@ -117,12 +118,23 @@ def _base_row(item: InputItem, scorer) -> dict:
     return row
 
 
-def _write_maps(maps_dir: Path, index: int, reconstruction: np.ndarray, anomaly_map: np.ndarray) -> dict:
+def map_stem(item: InputItem) -> str:
+    """The file-name stem of an input's maps: its own name (made safe) and its index, which keeps it unique.
+
+    Example:
+        >>> map_stem(InputItem(index=25, path="scans/0/part 7.png"))
+        'part_7-000025'
+    """
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(item.path).stem)[:80].strip("._") if item.path else ""
+    return f"{name}-{item.index:06d}" if name else f"{item.index:06d}"
+
+
+def _write_maps(maps_dir: Path, stem: str, reconstruction: np.ndarray, anomaly_map: np.ndarray) -> dict:
     from PIL import Image
 
     maps_dir.mkdir(parents=True, exist_ok=True)
-    names = {"reconstruction": maps_dir / f"{index:06d}_reconstruction.png",
-             "anomaly_map": maps_dir / f"{index:06d}_anomaly_map.png"}
+    names = {"reconstruction": maps_dir / f"{stem}_reconstruction.png",
+             "anomaly_map": maps_dir / f"{stem}_anomaly_map.png"}
     with atomic_path(names["reconstruction"]) as temp:
         save_image(from_model_range(reconstruction[None])[0], temp)
     with atomic_path(names["anomaly_map"]) as temp:

@@ -50,6 +50,9 @@ from anogan.data import to_model_range
 from anogan.errors import AnoganError
 
 METHODS = ("anogan", "encoder", "hybrid", "feature-knn")
+# What `anogan score`, `Detector` and the dashboard use when no method is named; the dev split decides
+# whether another latent-inversion configuration replaces it (README, "How the defaults were chosen").
+DEFAULT_METHOD = "encoder"
 INVERSION_METHODS = ("anogan", "hybrid")
 RESIDUALS = ("l1", "ink")
 FEATURE_DISTANCES = ("l1", "cosine")

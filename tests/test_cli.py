@@ -62,3 +62,47 @@ def test_calibrate_with_labelled_anomalies_uses_f1_max(tmp_path, scoring_bundle,
     stored = json.loads((model / "bundle.json").read_text())["calibration"]["encoder"]
     assert stored["rule"] == "f1-max" and stored["n_anomalies"] == 20
     assert "f1-max" in capsys.readouterr().out
+
+
+def test_help_and_argument_errors_never_load_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom anogan.cli import main\n"
+            "for argv in (['--help'], ['score', '--help'], ['score']):\n"
+            "    try:\n        main(argv)\n    except SystemExit:\n        pass\n"
+            "print('tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip().splitlines()[-1] == "False"
+    assert "oneDNN" not in done.stderr and "I0000" not in done.stderr
+
+
+def test_score_and_evaluate_defaults_unknown_classes_and_map_names(tmp_path, scoring_bundle_copy, shapes_dataset,
+                                                                   capsys):
+    from PIL import Image
+
+    from anogan.results import read_results
+
+    root = tmp_path / "images"
+    for folder, label in (("0", 0), ("1", 1), ("fashion", 2)):
+        (root / folder).mkdir(parents=True)
+        for i, image in enumerate(shapes_dataset.x_test[shapes_dataset.y_test == label][:2]):
+            Image.fromarray(image).save(root / folder / f"part {i}.png")
+    results = tmp_path / "scores.csv"
+    assert main(["score", str(root), "--model", str(scoring_bundle_copy.path), "--out", str(results),
+                 "--maps", str(tmp_path / "maps")]) == 0
+    frame = read_results(results)
+    assert set(frame["method"]) == {"encoder"}
+    assert sorted(p.name for p in (tmp_path / "maps").glob("part_0-*_anomaly_map.png")) == [
+        f"part_0-{i:06d}_anomaly_map.png" for i in sorted(frame[frame["path"].str.endswith("part 0.png")]["index"])]
+
+    capsys.readouterr()
+    assert main(["evaluate", str(results)]) == 0
+    printed = capsys.readouterr().out
+    assert (tmp_path / "scores_evaluation" / "metrics.json").is_file()
+    assert "2 scored rows have a class the bundle does not know" in printed
+    assert main(["evaluate", str(results), "--unknown-as", "anomaly", "--out", str(tmp_path / "all")]) == 0
+    import json
+
+    metrics = json.loads((tmp_path / "all" / "metrics.json").read_text())
+    assert metrics["n_anomaly"] == 4 and metrics["n_unlabelled"] == 0
