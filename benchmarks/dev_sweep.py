@@ -45,6 +45,11 @@ def candidates() -> list[Candidate]:
     ]
 
 
+# Measured on MNIST classes 0 and 1 only, then left out of the default sweep for cost: three times the
+# 30-step inversion and below it on both classes. Name it in --only to run it.
+LEFT_OUT = {"hybrid100-ink-cos-std-lam0.5"}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
@@ -57,10 +62,10 @@ def main(argv=None) -> int:
     parser.add_argument("--runs-dir", default="runs/bench")
     parser.add_argument("--out", help="result folder (default benchmarks/results/DATASET-dev)")
     args = parser.parse_args(argv)
-    chosen = candidates()
+    chosen = [c for c in candidates() if c.name not in LEFT_OUT]
     if args.only:
         names = set(args.only.split(","))
-        chosen = [c for c in chosen if c.name in names]
+        chosen = [c for c in candidates() if c.name in names]
     out = args.out or f"benchmarks/results/{args.dataset}-dev"
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, split="dev")
