@@ -10,7 +10,8 @@
   training).
 
 Every input is an :class:`InputItem`: its image, or the reason it could not be
-decoded, and its class. :func:`label_for` turns a class into ``normal`` or
+decoded, its class, and a path: the file's, or ``SPEC#INDEX`` for an image of
+an array input (``mnist:test#755``, ``scans.npz#3``). :func:`label_for` turns a class into ``normal`` or
 ``anomaly`` for a bundle.
 """
 
@@ -53,6 +54,7 @@ class InputSource:
     _images: Optional[np.ndarray] = field(default=None, repr=False)
     _classes: Optional[Sequence[str]] = field(default=None, repr=False)
     _indices: Optional[np.ndarray] = field(default=None, repr=False)
+    _name: str = ""
 
     def indices(self) -> np.ndarray:
         """The positions to score: all, or the seeded subset chosen with ``limit``."""
@@ -72,7 +74,8 @@ class InputSource:
     def item(self, index: int) -> InputItem:
         if self._images is not None:
             class_name = "" if self._classes is None else self._classes[index]
-            return InputItem(index=index, class_name=class_name, image=self._images[index])
+            return InputItem(index=index, path=f"{self._name}#{index}", class_name=class_name,
+                             image=self._images[index])
         path = self._paths[index]
         relative = path.relative_to(self._root)
         class_name = relative.parts[-2] if len(relative.parts) > 1 else ""
@@ -108,7 +111,7 @@ def open_input(spec: str, data: Optional[str] = None, limit: Optional[int] = Non
         images, labels = _read_npz_input(path)
         classes = None if labels is None else [str(v) for v in labels]
         return InputSource(f"array file {path}", len(images), _images=images, _classes=classes,
-                           _indices=_sample(len(images), limit, sample_seed))
+                           _indices=_sample(len(images), limit, sample_seed), _name=str(path))
     name, _, split = spec.partition(":")
     if name in DATASETS and split in SPLITS:
         dataset = load_dataset(name, data)
@@ -116,11 +119,22 @@ def open_input(spec: str, data: Optional[str] = None, limit: Optional[int] = Non
         labels = dataset.y_test if split == "test" else dataset.y_train
         classes = [dataset.class_names[v] for v in labels]
         return InputSource(f"{name} {split} split", len(images), _images=images, _classes=classes,
-                           _indices=_sample(len(images), limit, sample_seed))
+                           _indices=_sample(len(images), limit, sample_seed), _name=spec)
     raise AnoganError(
         f"input {spec!r} is not a folder, a file, or a dataset split like mnist:test "
         f"(datasets: {', '.join(DATASETS)}; splits: {', '.join(SPLITS)})"
     )
+
+
+def array_item(path: str) -> Optional[tuple[str, int]]:
+    """``("mnist:test", 755)`` for the row path ``mnist:test#755`` of an array input (split or ``.npz``), else ``None``.
+
+    Example:
+        >>> array_item("mnist:test#755")
+        ('mnist:test', 755)
+    """
+    spec, hash_sign, index = str(path).rpartition("#")
+    return (spec, int(index)) if hash_sign and spec and index.isdigit() else None
 
 
 def _read_npz_input(path: Path) -> tuple[np.ndarray, Optional[np.ndarray]]:

@@ -75,18 +75,64 @@ def choose_results_file(key: str) -> Optional[Path]:
     return resolve_under(root, st.selectbox("Results file", labels, key=key))
 
 
-def session_scorer(bundle_path: Path, method: str):
-    """A scorer and calibration private to this browser session (no inversion state is shared)."""
-    from anogan.pipeline import prepare_scorer
-    from anogan.scoring import ScoringSettings
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _shared_scorer(path: str, modified: float, method: str):
+    from threading import Lock
 
-    bundle = cached_bundle(bundle_path)
-    key = (str(bundle_path), (bundle_path / "bundle.json").stat().st_mtime, method)
-    scorers = st.session_state.setdefault("scorers", {})
-    if key not in scorers:
-        with st.spinner(f"preparing the {method} scorer…"):
-            scorers[key] = prepare_scorer(bundle, method, ScoringSettings(), progress=False, save=False)
-    return scorers[key]
+    from anogan.pipeline import prepare_scorer
+
+    scorer, calibration = prepare_scorer(_load_bundle(path, modified), method, progress=False, save=False)
+    return scorer, calibration, Lock()
+
+
+def shared_scorer(bundle_path: Path, method: str):
+    """A scorer, its calibration and its lock, built once per (bundle, version, method) for every browser session.
+
+    One scorer holds large state (``feature-knn``: the reference features, up
+    to 250 MB), so sessions share it; the inversion methods keep their latent
+    code in one variable, so a session scores while holding the lock.
+    """
+    with st.spinner(f"preparing the {method} scorer…"):
+        return _shared_scorer(str(bundle_path), (bundle_path / "bundle.json").stat().st_mtime, method)
+
+
+def format_score(value: float) -> str:
+    """Scores everywhere in the dashboard with four significant figures."""
+    return f"{value:.4g}"
+
+
+@st.cache_resource(max_entries=4, show_spinner="loading the scored images…")
+def _array_input(spec: str, data: Optional[str]):
+    from anogan.inputs import open_input
+
+    return open_input(spec, data)
+
+
+def input_image(path, base: Optional[Path] = None):
+    """The image a results row scored: its file (inside the runs directory), or image ``i`` of ``SPEC#i``.
+
+    A dataset split (``mnist:test#755``) is opened with the data files of the
+    bundle the results file sits in, when there is one; ``None`` when the
+    image cannot be found here.
+    """
+    from anogan.inputs import array_item
+
+    if not isinstance(path, str) or not path:
+        return None
+    located = array_item(path)
+    if located is None:
+        found = safe_image_path(path, base)
+        return str(found) if found is not None else None
+    spec, index = located
+    data = None
+    if base is not None and (base / "bundle.json").is_file():
+        data = cached_bundle(base).metadata.get("dataset", {}).get("data")
+    try:
+        if ":" not in spec:  # an .npz file: only inside the runs directory
+            spec = str(resolve_under(runs_dir(), (base / spec) if base is not None else spec))
+        return _array_input(spec, data).item(index).image
+    except (AnoganError, IndexError, OSError):
+        return None
 
 
 def safe_image_path(value, base: Optional[Path] = None) -> Optional[Path]:

@@ -129,3 +129,18 @@ def test_score_page_gives_one_message_per_bad_upload_and_scores_odd_valid_ones(a
     for name in bad:
         assert sum(name in m for m in messages) == 1, name
     assert sum(m.label == "score" for m in app.metric) == len(good)
+
+
+def test_results_page_gallery_compare_and_the_bundles_threshold(app):
+    app.switch_page("views/results.py").run()
+    assert not app.exception
+    captions = [c.value for c in app.caption]
+    assert any("test.npz#" in c and "score" in c for c in captions)  # array rows are named SPEC#INDEX
+    assert not any("input not available" in c for c in captions)    # and their input is shown
+    bundle_threshold = app.slider(key="threshold").value
+    app.slider(key="threshold").set_value(app.slider(key="threshold").min).run()
+    next(b for b in app.button if b.label == "Back to the bundle's threshold").click().run()
+    assert app.slider(key="threshold").value == bundle_threshold
+    app.multiselect(key="compare").set_value([app.multiselect(key="compare").options[0]]).run()
+    assert not app.exception
+    assert list(app.table[-1].value.columns) == ["auroc", "auprc"]

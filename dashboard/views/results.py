@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from anogan.results import read_results, scored_mask
+from anogan.artifacts import resolve_under
 from anogan.errors import AnoganError
 from anogan.evaluation import compute_metrics, confusion_at, curves, labelled_scores
-from ui import choose_results_file, safe_image_path
+from anogan.results import find_results, read_results, scored_mask
+from ui import choose_results_file, format_score, input_image, runs_dir, safe_image_path
 
 st.title("Results")
 source = choose_results_file("results_file")
@@ -32,33 +33,41 @@ if scored.empty:
 scored["label"] = scored["label"].replace("", "unlabelled")
 scored["class"] = scored["class"].astype(str).replace("", "unknown")
 
-left, right = st.columns(2)
-for column, field in ((left, "label"), (right, "class")):
-    column.altair_chart(
-        alt.Chart(scored).mark_bar(opacity=0.6).encode(
-            x=alt.X("score:Q", bin=alt.Bin(maxbins=40), title="anomaly score"),
-            y=alt.Y("count()", stack=None, title="images"),
-            color=alt.Color(f"{field}:N", title=field),
-        ).properties(title=f"Score histogram by {field}", height=260),
-        width="stretch",
-    )
-
 stored = pd.to_numeric(scored.get("threshold", pd.Series(dtype=float)), errors="coerce").dropna()
 low, high = float(scored["score"].min()), float(scored["score"].max())
 default = float(stored.iloc[0]) if len(stored) else float(np.median(scored["score"]))
 default = min(max(default, low), high)
+
+
+def _back_to_the_bundles_threshold():
+    st.session_state["threshold"] = default
+
+
 threshold = st.slider("Threshold (images scoring above it are anomalies)", low, high if high > low else low + 1e-9,
-                      default, key="threshold", format="%.5g")
+                      default, step=max(high - low, 1e-9) / 10_000, key="threshold", format="%.4g")
 if len(stored):
-    st.caption(f"The bundle's threshold for these scores is {float(stored.iloc[0]):.5g}.")
+    note, button = st.columns([3, 1])
+    note.caption(f"The bundle's threshold for these scores is {format_score(float(stored.iloc[0]))}.")
+    button.button("Back to the bundle's threshold", on_click=_back_to_the_bundles_threshold)
+
+rule = alt.Chart(pd.DataFrame({"score": [threshold]})).mark_rule(color="red", strokeDash=[5, 3], size=2).encode(
+    x="score:Q")
+left, right = st.columns(2)
+for column, field in ((left, "label"), (right, "class")):
+    bars = alt.Chart(scored).mark_bar(opacity=0.6).encode(
+        x=alt.X("score:Q", bin=alt.Bin(maxbins=40), title="anomaly score (red line: threshold)"),
+        y=alt.Y("count()", stack=None, title="images"),
+        color=alt.Color(f"{field}:N", title=field),
+    )
+    column.altair_chart((bars + rule).properties(title=f"Score histogram by {field}", height=260), width="stretch")
 
 _, y_true, _ = labelled_scores(frame)
 if len(set(y_true)) == 2:
     at = confusion_at(frame, threshold)
     a, b, c, d = st.columns(4)
-    a.metric("precision", f"{at['precision']:.3f}")
-    b.metric("recall", f"{at['recall']:.3f}")
-    c.metric("F1", f"{at['f1']:.3f}")
+    a.metric("precision", format_score(at["precision"]))
+    b.metric("recall", format_score(at["recall"]))
+    c.metric("F1", format_score(at["f1"]))
     d.metric("flagged", f"{at['tp'] + at['fp']}")
     st.markdown("**Confusion matrix** at this threshold")
     st.table(pd.DataFrame([[at["tn"], at["fp"]], [at["fn"], at["tp"]]],
@@ -98,19 +107,53 @@ if len(errors):
         st.dataframe(errors[["index", "path", "error"]], hide_index=True, width="stretch")
 
 st.subheader("Most anomalous images")
-gallery = ranked.head(8)
+base = source.parent if uploaded is None and source is not None else None
 shown = 0
-cells = st.columns(4)
-for _, row in gallery.iterrows():
-    base = source.parent if uploaded is None and source is not None else None
+cells = st.columns(2)
+for _, row in ranked.head(8).iterrows():
     recon, heat = safe_image_path(row.get("reconstruction"), base), safe_image_path(row.get("anomaly_map"), base)
     if heat is None:
         continue
-    with cells[shown % 4]:
-        original = safe_image_path(row.get("path"), base)
-        images = [str(p) for p in (original, recon, heat) if p is not None]
-        st.image(images, width=84)
-        st.caption(f"#{row['index']} class {row['class']} · score {row['score']:.4g}")
+    original = input_image(row.get("path"), base)
+    with cells[shown % 2].container(border=True):
+        panels = st.columns(3)
+        if original is None:
+            panels[0].caption("input not available here")
+        else:
+            panels[0].image(original, caption="input", width=84)
+        if recon is not None:
+            panels[1].image(str(recon), caption="reconstruction", width=84)
+        panels[2].image(str(heat), caption="residual", width=84)
+        st.caption(f"{row['path'] or '#' + str(row['index'])} · class {row['class']} · "
+                   f"score {format_score(row['score'])}")
     shown += 1
 if shown == 0:
     st.info("No residual maps for this file: score with `--maps DIR` (inside the runs directory) to see them.")
+
+st.subheader("Compare results files")
+others = st.multiselect("Overlay the ROC and PR curves of these results files (methods or runs)",
+                        [str(f.relative_to(runs_dir())) for f in find_results(runs_dir())], key="compare")
+if others:
+    roc_lines, pr_lines, aurocs = [], [], []
+    for name in others:
+        try:
+            other = read_results(resolve_under(runs_dir(), name))
+            roc, pr = curves(other)
+        except (AnoganError, ValueError) as exc:
+            st.warning(f"{name}: {exc}")
+            continue
+        label = f"{name} ({other['method'].iloc[0]})"
+        roc_lines.append(roc.assign(file=label))
+        pr_lines.append(pr.assign(file=label))
+        aurocs.append({"file": label, **{k: compute_metrics(other)[k] for k in ("auroc", "auprc")}})
+    if roc_lines:
+        left, right = st.columns(2)
+        left.altair_chart(alt.Chart(pd.concat(roc_lines)).mark_line().encode(
+            x=alt.X("fpr:Q", title="false positive rate"), y=alt.Y("tpr:Q", title="true positive rate"),
+            color=alt.Color("file:N", legend=alt.Legend(orient="bottom", columns=1))).properties(title="ROC", height=320),
+            width="stretch")
+        right.altair_chart(alt.Chart(pd.concat(pr_lines)).mark_line().encode(
+            x="recall:Q", y="precision:Q",
+            color=alt.Color("file:N", legend=alt.Legend(orient="bottom", columns=1))).properties(
+            title="Precision-recall", height=320), width="stretch")
+        st.table(pd.DataFrame(aurocs).set_index("file").map(format_score))

@@ -8,7 +8,7 @@ from anogan.errors import AnoganError
 from anogan.evaluation import spreadsheet_safe
 from anogan.images import MAX_FILE_BYTES
 from anogan.scoring import available_methods
-from ui import cached_bundle, choose_bundle, session_scorer
+from ui import cached_bundle, choose_bundle, format_score, shared_scorer
 
 st.title("Score images")
 bundle_path = choose_bundle("score_bundle")
@@ -35,13 +35,13 @@ if bundle_path is not None:
         uploads = uploads[:MAX_UPLOAD_FILES]
     if uploads:
         try:
-            scorer, calibration = session_scorer(bundle_path, method)
+            scorer, calibration, lock = shared_scorer(bundle_path, method)
         except AnoganError as exc:
             st.error(str(exc))
             st.stop()
-        with st.spinner(f"scoring {len(uploads)} image(s) with {method}…"):
+        with st.spinner(f"scoring {len(uploads)} image(s) with {method}…"), lock:
             results = score_uploads(scorer, calibration, [(u.name, u.getvalue()) for u in uploads])
-        st.caption(f"Threshold {calibration.threshold:.5g} ({calibration.rule}, from "
+        st.caption(f"Threshold {format_score(calibration.threshold)} ({calibration.rule}, from "
                    f"{len(calibration.validation_scores)} normal validation images); "
                    "normalized score 0.5 = at the threshold.")
         if calibration.note:
@@ -51,15 +51,20 @@ if bundle_path is not None:
             if row["error"]:
                 st.error(f"**{row['path']}**: {row['error']}")
                 continue
-            verdict = "anomaly" if row["is_anomaly"] else "normal"
             with st.container(border=True):
-                st.markdown(f"**{row['path']}** — {verdict}")
+                name, verdict = st.columns([4, 1])
+                name.markdown(f"**{row['path']}**")
+                with verdict:
+                    if row["is_anomaly"]:
+                        st.badge("anomaly", icon=":material/warning:", color="red")
+                    else:
+                        st.badge("normal", icon=":material/check:", color="green")
                 left, middle, right, numbers = st.columns([1, 1, 1, 2])
                 left.image(result.image, caption="input", width=112)
                 middle.image(result.reconstruction, caption=reference_caption, width=112)
                 right.image(result.heatmap, caption=f"residual |x − {reference_symbol}|", width=112)
-                numbers.metric("score", f"{row['score']:.5g}")
-                numbers.metric("normalized score", f"{row['normalized_score']:.3f}")
+                numbers.metric("score", format_score(row["score"]))
+                numbers.metric("normalized score", format_score(row["normalized_score"]))
         table = pd.DataFrame([r.row for r in results], columns=RESULT_COLUMNS).drop(
             columns=["reconstruction", "anomaly_map", "class", "label"])
         st.download_button("Download scores (CSV)", spreadsheet_safe(table).to_csv(index=False), "scores.csv",

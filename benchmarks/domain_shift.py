@@ -1,0 +1,102 @@
+"""Are inputs from another domain flagged at the operating threshold, not only ranked higher?
+
+    python benchmarks/domain_shift.py --runs runs/bench/mnist_class0_seed0 runs/bench/mnist_class1_seed0 \
+        --fashion ../shared/data/fashion_mnist.npz
+
+Builds a seeded set of far-off 28x28 images (uniform noise, Gaussian noise,
+blank and white images, filled shapes, printed letters, inverted digits, and
+Fashion-MNIST test images when ``--fashion`` is given), scores them with
+each candidate of ``benchmarks/dev_sweep.py`` named in ``--candidates``,
+calibrated as the product calibrates (split-conformal, 1 % false-positive
+rate, on the bundle's normal validation images), and writes the share of
+each kind that is flagged to ``benchmarks/results/domain_shift.json``.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from anogan.artifacts import write_json_atomic
+from anogan.data import load_dataset
+from anogan.pipeline import open_bundle
+from anogan.scoring import Scorer
+from anogan.thresholds import calibrate
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dev_sweep import candidates  # noqa: E402
+
+PER_KIND = 200
+
+
+def _drawn(draw_one, rng) -> np.ndarray:
+    images = []
+    for _ in range(PER_KIND):
+        canvas = Image.new("L", (28, 28), 0)
+        draw_one(ImageDraw.Draw(canvas), rng)
+        images.append(np.asarray(canvas))
+    return np.stack(images)
+
+
+def _shape(draw: ImageDraw.ImageDraw, rng) -> None:
+    x0, y0 = rng.integers(2, 12, size=2)
+    x1, y1 = rng.integers(16, 26, size=2)
+    box = [int(x0), int(y0), int(x1), int(y1)]
+    (draw.rectangle if rng.random() < 0.5 else draw.ellipse)(box, fill=int(rng.integers(128, 256)))
+
+
+def _letter(draw: ImageDraw.ImageDraw, rng) -> None:
+    font = ImageFont.load_default(size=22)
+    letter = "ABCDEFGHJKLMNPQRSTUVWXYZ"[int(rng.integers(24))]
+    draw.text((int(rng.integers(3, 8)), int(rng.integers(0, 4))), letter, fill=255, font=font)
+
+
+def domain_set(fashion: str | None, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    digits = load_dataset("mnist-5k").x_test
+    kinds = {
+        "uniform noise": rng.integers(0, 256, (PER_KIND, 28, 28), dtype=np.uint8),
+        "gaussian noise": np.clip(rng.normal(127, 60, (PER_KIND, 28, 28)), 0, 255).astype(np.uint8),
+        "blank": np.zeros((PER_KIND, 28, 28), np.uint8) + rng.integers(0, 20, (PER_KIND, 1, 1), dtype=np.uint8),
+        "white": np.full((PER_KIND, 28, 28), 255, np.uint8) - rng.integers(0, 20, (PER_KIND, 1, 1), dtype=np.uint8),
+        "shapes": _drawn(_shape, rng),
+        "letters": _drawn(_letter, rng),
+        "inverted digits": 255 - digits[rng.choice(len(digits), PER_KIND, replace=False)],
+    }
+    if fashion:
+        clothes = load_dataset("fashion-mnist", fashion).x_test
+        kinds["fashion-mnist"] = clothes[rng.choice(len(clothes), PER_KIND, replace=False)]
+    return kinds
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="+", required=True, help="model bundles")
+    parser.add_argument("--fashion", help="Fashion-MNIST .npz (Keras layout) for its test images")
+    parser.add_argument("--candidates", default="encoder,feature-knn,hybrid,hybrid0-ink-cos-std-lam0.5")
+    parser.add_argument("--out", default="benchmarks/results/domain_shift.json")
+    args = parser.parse_args(argv)
+    kinds = domain_set(args.fashion)
+    chosen = [c for c in candidates() if c.name in args.candidates.split(",")]
+    report = {"per_kind": PER_KIND, "threshold": "split-conformal, false-positive rate 0.01, bundle validation images",
+              "flagged": {}}
+    for run in args.runs:
+        bundle = open_bundle(run)
+        for candidate in chosen:
+            scorer = Scorer(bundle, candidate.method, candidate.settings)
+            calibration = calibrate(scorer, save=False)
+            flagged = {kind: float(calibration.is_anomaly(scorer.score(images).score).mean())
+                       for kind, images in kinds.items()}
+            flagged["all kinds"] = float(np.mean(list(flagged.values())))
+            report["flagged"].setdefault(candidate.name, {})[Path(run).name] = flagged
+            print(f"{Path(run).name} {candidate.name}: " + ", ".join(f"{k} {v:.0%}" for k, v in flagged.items()),
+                  flush=True)
+    write_json_atomic(args.out, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
