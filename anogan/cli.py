@@ -359,8 +359,13 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def dashboard_app_path() -> Path:
-    """The dashboard's entry script, next to the anogan package in a source checkout."""
-    return Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
+    """The dashboard's entry script: ``anogan.dashboard`` (``dashboard/`` of the repository, or of the installed package)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("anogan.dashboard")
+    if spec is None or not spec.submodule_search_locations:
+        raise AnoganError("the dashboard is not installed with this anogan (reinstall it: pip install anogan)")
+    return Path(list(spec.submodule_search_locations)[0]) / "app.py"
 
 
 def _is_loopback(host: str) -> bool:
@@ -377,7 +382,7 @@ def _is_loopback(host: str) -> bool:
 def _dashboard(args: argparse.Namespace) -> int:
     app = dashboard_app_path()
     if not app.is_file():
-        raise AnoganError(f"dashboard not found at {app}; install anogan from a source checkout (pip install -e .)")
+        raise AnoganError(f"dashboard not found at {app}; reinstall anogan")
     runs = Path(args.runs_dir).resolve()
     if not runs.is_dir():
         raise AnoganError(f"runs directory not found: {runs}")

@@ -106,3 +106,12 @@ def test_score_and_evaluate_defaults_unknown_classes_and_map_names(tmp_path, sco
 
     metrics = json.loads((tmp_path / "all" / "metrics.json").read_text())
     assert metrics["n_anomaly"] == 4 and metrics["n_unlabelled"] == 0
+
+
+def test_the_dashboard_ships_inside_the_package():
+    from anogan.cli import dashboard_app_path
+
+    app = dashboard_app_path()
+    assert app.is_file() and (app.parent / "ui.py").is_file()
+    assert {p.name for p in (app.parent / "views").glob("*.py")} >= {"score.py", "results.py", "training.py",
+                                                                   "about.py"}
