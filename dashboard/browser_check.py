@@ -35,8 +35,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve_dashboard(runs_dir: Path, port: Optional[int] = None, timeout: float = 120) -> Iterator[str]:
-    """Run ``streamlit run dashboard/app.py`` headless on localhost; yield its URL."""
+def serve_dashboard(runs_dir: Path, port: Optional[int] = None,
+                    timeout: float = 120) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run ``streamlit run dashboard/app.py`` headless on localhost; yield its URL and the server process."""
     port = port or free_port()
     env = {**os.environ, "ANOGAN_RUNS_DIR": str(Path(runs_dir).resolve())}
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
@@ -56,7 +57,7 @@ def serve_dashboard(runs_dir: Path, port: Optional[int] = None, timeout: float =
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the dashboard did not start")
             time.sleep(0.5)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
@@ -103,7 +104,7 @@ def main() -> int:
     parser.add_argument("--screenshots", type=Path, help="save a full-page PNG of each page here")
     parser.add_argument("--upload", type=Path, nargs="*", default=[], help="files to upload on the score page")
     args = parser.parse_args()
-    with serve_dashboard(Path(args.runs_dir)) as url:
+    with serve_dashboard(Path(args.runs_dir)) as (url, _):
         for name, title in check_pages(url, args.screenshots, args.upload).items():
             print(f"{name}: '{title}' rendered without exception")
     return 0

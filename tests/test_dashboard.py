@@ -99,7 +99,7 @@ def test_every_page_renders_in_headless_chromium(runs_dir):
     from browser_check import check_pages, serve_dashboard
 
     samples = sorted((Path(APP).parents[1] / "data" / "samples").glob("*/*.png"))[:3]
-    with serve_dashboard(runs_dir) as url:
+    with serve_dashboard(runs_dir) as (url, _):
         titles = check_pages(url, uploads=[*samples, Path(__file__)])
     assert titles == {"score": "Score images", "results": "Results", "training": "Training", "about": "About anogan"}
 
