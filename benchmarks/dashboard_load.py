@@ -61,9 +61,13 @@ async def _session(browser, url: str, method: str, timeout_ms: int) -> dict:
         await page.wait_for_selector(FINISHED, timeout=timeout_ms)
     started = time.perf_counter()
     await page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files([str(p) for p in SAMPLES])
-    await page.wait_for_function(
-        f"document.querySelectorAll(\"[data-testid='stMetricLabel']\").length >= {2 * len(SAMPLES)}",
-        timeout=timeout_ms)
+    try:
+        await page.wait_for_function(
+            f"document.querySelectorAll(\"[data-testid='stMetricLabel']\").length >= {2 * len(SAMPLES)}",
+            timeout=timeout_ms)
+    except Exception:
+        await page.screenshot(path=f"/tmp/load_failure_{id(page)}.png", full_page=True)
+        raise
     latency = time.perf_counter() - started
     scores = await page.locator("[data-testid='stMetricLabel']").all_inner_texts()
     await page.close()
