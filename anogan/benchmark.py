@@ -297,7 +297,8 @@ def candidate_table(frame, records: list[dict]) -> str:
         rows.append((100 * per_class.mean(), candidate, group["method"].iloc[0], 100 * per_class.min(),
                      int(per_class.idxmin()), len(per_class), minutes))
     lines = ["| candidate | method | mean AUROC | worst class | classes | minutes per run |", "|---|---|---:|---|---:|---:|"]
-    for mean, candidate, method, worst, worst_class, n, minutes in sorted(rows, reverse=True):
+    # candidates measured on more classes first: a mean over fewer classes is not comparable
+    for mean, candidate, method, worst, worst_class, n, minutes in sorted(rows, key=lambda r: (-r[5], -r[0])):
         lines.append(f"| {candidate} | {method} | {mean:.1f} | {worst:.1f} (class {worst_class}) | {n} | {minutes:.1f} |")
     return "\n".join(lines) + "\n"
 
