@@ -1,11 +1,12 @@
-"""The one-class benchmark: every normal class x seed x method, resumable.
+"""The one-class benchmark: every normal class x seed x candidate, resumable.
 
 For each (normal class, seed) a DCGAN is trained on that class's training
 images only (the last epoch is used: nothing is selected on the test set),
-then each method scores the official test split (``anogan``: a fixed seeded
-subset, since 500 inversion steps per image are slow) and its AUROC, AUPRC,
-F1-max, training time and scoring throughput are written to one JSON file
-per (dataset, class, seed, method). A rerun skips finished files, so the
+then each candidate (a method with its settings) scores either the official
+test split (``anogan``: a fixed seeded subset, since 500 inversion steps per
+image are slow) or the dev split (:func:`anogan.data.dev_split`, where
+choices are made), and its AUROC, AUPRC, F1-max, training time and scoring
+throughput are written to one JSON file per (dataset, class, seed, candidate). A rerun skips finished files, so the
 table can be built over several sittings; :func:`summarize` then writes
 ``summary.csv``, ``summary.md`` (mean ± std over seeds) and ``summary.png``.
 """

@@ -20,7 +20,13 @@ Methods:
 ``encoder`` (f-AnoGAN izi_f, Schlegl et al. 2019)
     z = E(x) in one forward pass; score = MSE(x, G(z)) + κ·MSE(f(x), f(G(z))).
 ``hybrid``
-    z initialised by E(x), then a few AnoGAN steps; scored like ``anogan``.
+    z initialised by E(x), then a few AnoGAN steps (0 keeps E(x)); scored like ``anogan``.
+
+``anogan`` and ``hybrid`` always search z with AnoGAN's loss; how the two
+terms are *scored* is a setting (:class:`ScoringSettings`): the residual
+``l1`` or divided by the ink (``ink``), the feature distance ``l1`` or
+``cosine``, and optionally standardised on normal validation images
+(:func:`combine_terms`). The defaults are the paper's.
 ``feature-knn``
     Not in the papers: the mean cosine distance between f(x) and its k
     nearest neighbours among the features of the normal training images
