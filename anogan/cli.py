@@ -35,6 +35,15 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_bundle_options(parser: argparse.ArgumentParser, method_required: Optional[bool] = None) -> None:
+    """``--model`` and, unless ``method_required`` is ``None``, ``--method`` (defaulting to the default method)."""
+    parser.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
+    if method_required is not None:
+        parser.add_argument("--method", required=method_required, choices=METHODS,
+                            default=None if method_required else DEFAULT_METHOD,
+                            help="scoring method" + ("" if method_required else f" (default {DEFAULT_METHOD})"))
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="anogan",
@@ -73,7 +82,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "generator and discriminator frozen: MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))). "
         "The encoder is saved into the bundle and the encoder-based methods are calibrated.",
     )
-    encoder.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
+    _add_bundle_options(encoder)
     encoder.add_argument("--epochs", type=int, default=30, help="encoder training epochs (default 30)")
     encoder.add_argument("--batch-size", type=int, default=64, help="images per step (default 64)")
     encoder.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
@@ -87,8 +96,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "bundle: a split-conformal threshold for a false-positive rate, or F1-max when labelled anomalies are given. "
         "Never calibrate on the data you evaluate.",
     )
-    calibrate.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
-    calibrate.add_argument("--method", required=True, choices=METHODS, help="scoring method")
+    _add_bundle_options(calibrate, method_required=True)
     calibrate.add_argument("--false-positive-rate", type=float, default=0.01, metavar="RATE",
                            help="share of normal images the threshold may flag (default 0.01); a split-conformal "
                            "threshold on the normal validation scores keeps that promise on new normal images")
@@ -107,9 +115,7 @@ def _build_parser() -> argparse.ArgumentParser:
     score.add_argument("input", metavar="INPUT",
                        help="a folder of images (recursive; the parent folder name is the class), an .npz "
                        "with x (and optional y), or a dataset split such as mnist:test")
-    score.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
-    score.add_argument("--method", default=DEFAULT_METHOD, choices=METHODS,
-                       help=f"scoring method (default {DEFAULT_METHOD})")
+    _add_bundle_options(score, method_required=False)
     score.add_argument("--out", required=True, metavar="RESULTS_CSV", help="the results file")
     score.add_argument("--data", metavar="PATH", help="local data files for a dataset split INPUT")
     score.add_argument("--maps", metavar="DIR", help="write reconstruction and residual heat-map PNGs here")
