@@ -75,10 +75,11 @@ class BenchmarkConfig:
     anogan_limit: int = 1000
     split: str = "test"
     dev_anomalies: int = DEV_ANOMALIES
+    generator_ema: float = 0.0
 
     def train_config(self, normal_class: int, seed: int) -> TrainConfig:
         return TrainConfig(dataset=self.dataset, normal=(str(normal_class),), epochs=self.epochs, data=self.data,
-                           batch_size=self.batch_size, seed=seed)
+                           batch_size=self.batch_size, seed=seed, generator_ema=self.generator_ema)
 
     def command(self, normal_class: int, seed: int, candidate: Candidate, out: Path) -> str:
         words = ["anogan", "benchmark", "--dataset", self.dataset]
@@ -87,6 +88,8 @@ class BenchmarkConfig:
         words += ["--classes", str(normal_class), "--seeds", str(seed), "--epochs", str(self.epochs),
                   "--encoder-epochs", str(self.encoder_epochs), "--batch-size", str(self.batch_size),
                   "--methods", candidate.method]
+        if self.generator_ema:
+            words += ["--generator-ema", str(self.generator_ema)]
         if candidate.name != candidate.method:
             words += ["--candidate", candidate.name]
         if self.split == "dev":
@@ -108,6 +111,7 @@ def run_benchmark(
     out,
     runs_dir=None,
     progress: bool = True,
+    engine=None,
 ) -> list[dict]:
     """Run every missing (class, seed, candidate) result; return all results found in ``out``.
 
@@ -117,9 +121,10 @@ def run_benchmark(
     choices). Model bundles go to ``runs_dir`` (default ``OUT/runs``), which is
     large and need not be kept: results are self-contained JSON files. The
     bundles do not depend on the split, so dev and test runs can share them.
+    Each (class, seed) is one independent run: ``engine`` runs them
+    (default one after another here; :class:`anogan.ray_engine.RayEngine` as Ray tasks).
     """
-    from anogan.data import dev_split, load_dataset
-    from anogan.pipeline import ensure_bundle
+    from anogan.results import LocalEngine
 
     if config.split not in SPLITS:
         raise AnoganError(f"unknown split {config.split!r}; choose from {', '.join(SPLITS)}")
@@ -130,44 +135,53 @@ def run_benchmark(
     out = Path(out)
     runs_dir = Path(runs_dir) if runs_dir else out / "runs"
     out.mkdir(parents=True, exist_ok=True)
-    dataset = None
+    calls = []
     for normal_class in classes:
         for seed in seeds:
             missing = [c for c in candidates
                        if not result_path(out, config.dataset, normal_class, seed, c.name).exists()]
-            if not missing:
-                continue
-            if progress:
-                progress_log.info("== %s normal=%s seed=%s (%s): %s", config.dataset, normal_class, seed,
-                                  config.split, ", ".join(c.name for c in missing))
-            run = RunDirectory(runs_dir / f"{config.dataset}_class{normal_class}_seed{seed}")
-            bundle = ensure_bundle(config.train_config(normal_class, seed), run.path, [c.method for c in missing],
-                                   config.encoder_epochs, progress=progress)
-            timing = {"train_seconds": round(run.seconds(run.history), 1),
-                      "encoder_seconds": round(run.seconds(run.encoder_history), 1)}
-            if config.split == "dev":
-                if dataset is None:
-                    dataset = load_dataset(config.dataset, config.data)
-                dev = dev_split(dataset, [normal_class], float(bundle.metadata["dataset"]["val_fraction"]), seed,
-                                config.dev_anomalies)
-                measured = _score_dev(bundle, dev, missing)
-            else:
-                measured = {c.name: _score_test(config, bundle, run.path, c, progress) for c in missing}
-            for candidate in missing:
-                record = {
-                    "dataset": config.dataset, "split": config.split, "normal_class": normal_class, "seed": seed,
-                    "candidate": candidate.name, "method": candidate.method, **measured[candidate.name],
-                    "train_seconds": timing["train_seconds"],
-                    "encoder_seconds": timing["encoder_seconds"] if candidate.method in ENCODER_METHODS else 0.0,
-                    "epochs": config.epochs, "encoder_epochs": config.encoder_epochs,
-                    "batch_size": config.batch_size, "settings": candidate.settings.relevant_to(candidate.method),
-                    "command": config.command(normal_class, seed, candidate, out),
-                    "produced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                }
-                write_json_atomic(result_path(out, config.dataset, normal_class, seed, candidate.name), record)
-                if progress:
-                    progress_log.info("   %s: AUROC %.4f", candidate.name, record["auroc"])
+            if missing:
+                calls.append(dict(config=config, normal_class=normal_class, seed=seed, candidates=missing, out=out,
+                                  runs_dir=runs_dir, progress=progress))
+    (engine or LocalEngine()).run_all(run_cell, calls)
     return load_results(out)
+
+
+def run_cell(config: BenchmarkConfig, normal_class: int, seed: int, candidates: Sequence[Candidate], out: Path,
+             runs_dir: Path, progress: bool = True) -> None:
+    """Train (or reuse) the bundle of one (class, seed) and write one result file per candidate."""
+    from anogan.data import dev_split, load_dataset
+    from anogan.pipeline import ensure_bundle
+
+    if progress:
+        progress_log.info("== %s normal=%s seed=%s (%s): %s", config.dataset, normal_class, seed,
+                          config.split, ", ".join(c.name for c in candidates))
+    run = RunDirectory(runs_dir / f"{config.dataset}_class{normal_class}_seed{seed}")
+    bundle = ensure_bundle(config.train_config(normal_class, seed), run.path, [c.method for c in candidates],
+                           config.encoder_epochs, progress=progress)
+    timing = {"train_seconds": round(run.seconds(run.history), 1),
+              "encoder_seconds": round(run.seconds(run.encoder_history), 1)}
+    if config.split == "dev":
+        dev = dev_split(load_dataset(config.dataset, config.data), [normal_class],
+                        float(bundle.metadata["dataset"]["val_fraction"]), seed, config.dev_anomalies)
+        measured = _score_dev(bundle, dev, candidates)
+    else:
+        measured = {c.name: _score_test(config, bundle, run.path, c, progress) for c in candidates}
+    for candidate in candidates:
+        record = {
+            "dataset": config.dataset, "split": config.split, "normal_class": normal_class, "seed": seed,
+            "candidate": candidate.name, "method": candidate.method, **measured[candidate.name],
+            "train_seconds": timing["train_seconds"],
+            "encoder_seconds": timing["encoder_seconds"] if candidate.method in ENCODER_METHODS else 0.0,
+            "epochs": config.epochs, "encoder_epochs": config.encoder_epochs,
+            "batch_size": config.batch_size, "generator_ema": config.generator_ema,
+            "settings": candidate.settings.relevant_to(candidate.method),
+            "command": config.command(normal_class, seed, candidate, out),
+            "produced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        write_json_atomic(result_path(out, config.dataset, normal_class, seed, candidate.name), record)
+        if progress:
+            progress_log.info("   %s: AUROC %.4f", candidate.name, record["auroc"])
 
 
 def _score_test(config: BenchmarkConfig, bundle, run_dir: Path, candidate: Candidate, progress: bool) -> dict:

@@ -71,6 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=PRECISIONS, default="float32",
                        help="float32 (default, the document's) or mixed_bfloat16: hidden layers in bfloat16 for "
                        "faster training on CPUs with bfloat16 instructions; the bundle is saved in float32")
+    _add_generator_ema_option(train)
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory for the bundle and logs")
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run in RUN_DIR from its last complete epoch")
@@ -122,6 +123,9 @@ def _build_parser() -> argparse.ArgumentParser:
     score.add_argument("--resume", action="store_true", help="skip inputs already in RESULTS_CSV")
     score.add_argument("--limit", type=int, help="score a seeded random subset of this many inputs")
     score.add_argument("--sample-seed", type=int, default=0, help="seed of the --limit subset (default 0)")
+    score.add_argument("--format", dest="file_format", choices=("csv", "parquet"),
+                       help="results file format (default: parquet for a .parquet --out, else csv)")
+    _add_engine_options(score, "score the inputs on a pool of Ray actors, one scorer each")
     _add_scoring_options(score)
     score.set_defaults(handler=_score)
 
@@ -174,6 +178,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--epochs", type=int, required=True, help="GAN epochs per run (the last epoch is used)")
     bench.add_argument("--encoder-epochs", type=int, default=30, help="encoder epochs (default 30)")
     bench.add_argument("--batch-size", type=int, default=256, help="GAN batch size (default 256)")
+    _add_generator_ema_option(bench)
     bench.add_argument("--methods", default="encoder,hybrid", help="comma-separated methods (default encoder,hybrid)")
     bench.add_argument("--anogan-limit", type=int, default=1000,
                        help="the anogan method scores a fixed seeded subset of this many test images (default 1000)")
@@ -187,6 +192,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="name of this scoring configuration in the result files (default: the method)")
     bench.add_argument("--runs-dir", help="where model bundles go (default OUT/runs)")
     bench.add_argument("--out", required=True, metavar="DIR", help="folder for the result files and summaries")
+    _add_engine_options(bench, "run each (class, seed) as a Ray task")
     _add_scoring_options(bench)
     bench.set_defaults(handler=_benchmark)
 
@@ -208,6 +214,34 @@ def _build_parser() -> argparse.ArgumentParser:
     dashboard.set_defaults(handler=_dashboard)
     return parser
 
+
+
+def _add_generator_ema_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--generator-ema", type=float, default=0.0, metavar="MOMENTUM",
+                        help="keep an exponential moving average of G's weights with this momentum (e.g. 0.99) "
+                        "and save it as the bundle's generator; training itself is unchanged (default 0: off)")
+
+
+def _add_engine_options(parser: argparse.ArgumentParser, ray_does: str) -> None:
+    group = parser.add_argument_group("engine")
+    group.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help=f"local: this process (default); ray: {ray_does} (pip install \"anogan[ray]\")")
+    group.add_argument("--ray-address", metavar="ADDRESS",
+                       help="Ray cluster to join: auto (the running one) or host:port (default: start a local Ray)")
+    group.add_argument("--workers", type=int, metavar="N",
+                       help="Ray scoring actors (default: the cluster's CPUs / --worker-cpus)")
+    group.add_argument("--worker-cpus", type=float, default=1.0, metavar="C",
+                       help="CPUs per Ray actor or task; TensorFlow uses that many threads there (default 1)")
+
+
+def _engine(args: argparse.Namespace):
+    if args.engine == "local":
+        if args.ray_address or args.workers is not None:
+            raise AnoganError("--ray-address and --workers need --engine ray")
+        return None
+    from anogan.ray_engine import RayEngine
+
+    return RayEngine(address=args.ray_address, workers=args.workers, worker_cpus=args.worker_cpus)
 
 
 def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
@@ -232,7 +266,7 @@ def _train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(dataset=args.dataset, normal=args.normal, epochs=args.epochs, data=args.data,
                          batch_size=args.batch_size, seed=args.seed, val_fraction=args.val_fraction,
-                         jit_compile=args.jit_compile, precision=args.precision)
+                         jit_compile=args.jit_compile, precision=args.precision, generator_ema=args.generator_ema)
     bundle = train(config, args.out, resume=args.resume)
     run = bundle.run_directory()
     print(f"model bundle: {bundle.path}")
@@ -272,14 +306,18 @@ def _calibrate(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from anogan.inputs import open_input
     from anogan.pipeline import open_bundle, prepare_scorer
-    from anogan.results import score_to_csv
+    from anogan.results import score_to_file
 
+    engine = _engine(args)
     bundle = open_bundle(args.model)
     source = open_input(args.input, args.data, limit=args.limit, sample_seed=args.sample_seed)
     scorer, calibration = prepare_scorer(bundle, args.method, _settings(args))
     if calibration.note:
         print(f"note on the threshold: {calibration.note}")
-    summary = score_to_csv(source, scorer, calibration, args.out, maps_dir=args.maps, resume=args.resume)
+    summary = score_to_file(source, scorer, calibration, args.out, maps_dir=args.maps, resume=args.resume,
+                            file_format=args.file_format, engine=engine)
+    if engine is not None and engine.startup_seconds is not None:
+        print(f"ray: connected in {engine.startup_seconds:.1f} s")
     print(f"scored {summary.scored} of {summary.total} inputs ({summary.errors} errors, "
           f"{summary.skipped} already done) at {summary.images_per_second:.1f} img/s")
     for path, reason in summary.failures:
@@ -353,6 +391,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
+                             generator_ema=args.generator_ema,
                              anogan_limit=args.anogan_limit, split=args.split, dev_anomalies=args.dev_anomalies)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -360,7 +399,8 @@ def _benchmark(args: argparse.Namespace) -> int:
         raise AnoganError("--candidate names one configuration: give exactly one --methods")
     settings = _settings(args)
     candidates = [Candidate(args.candidate or method, method, settings) for method in methods]
-    run_benchmark(config, parse_classes(args.classes), seeds, candidates, args.out, runs_dir=args.runs_dir)
+    run_benchmark(config, parse_classes(args.classes), seeds, candidates, args.out, runs_dir=args.runs_dir,
+                  engine=_engine(args))
     table = summarize(args.out)
     if table:
         print(table.read_text())

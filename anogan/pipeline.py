@@ -24,7 +24,7 @@ from anogan.artifacts import ENCODER_METHODS, Bundle, load_bundle
 from anogan.data import OneClassSplit, normal_training_images
 from anogan.evaluation import evaluate
 from anogan.inputs import open_input
-from anogan.results import ScoreSummary, score_to_csv
+from anogan.results import ScoreSummary, score_to_file
 from anogan.scoring import Scorer, ScoringSettings, check_methods
 from anogan.thresholds import Calibration, calibrate, stored_calibration
 from anogan.training import TrainConfig, train, train_encoder, train_on_split
@@ -109,7 +109,7 @@ def score_split(
 ) -> ScoreSummary:
     """Score the dataset split ``spec`` (e.g. ``mnist:test``) into the results CSV ``out``, resuming it."""
     source = open_input(spec, data, limit=limit, sample_seed=sample_seed)
-    return score_to_csv(source, scorer, calibration, out, maps_dir=maps_dir, resume=True, progress=progress)
+    return score_to_file(source, scorer, calibration, out, maps_dir=maps_dir, resume=True, progress=progress)
 
 
 @dataclass

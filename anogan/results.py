@@ -1,4 +1,4 @@
-"""Result rows: one schema for every scored input, written to CSV atomically and resumably.
+"""Result rows: one schema for every scored input, written to CSV or Parquet atomically and resumably.
 
 Rows (:data:`RESULT_COLUMNS`) carry the input's ``index`` (its position in
 the input), ``path``, ``class``, ``label`` (``normal``/``anomaly`` when the
@@ -10,18 +10,20 @@ cannot be decoded gets a row with the reason in ``error`` and the batch goes on.
 Images are decoded and scored one chunk at a time, so memory does not grow
 with the input; each chunk's rows are appended and flushed to disk before
 the next, so a killed run resumes with ``resume=True`` with exactly one row
-per input.
+per input. An engine scores the chunks: :class:`LocalEngine` in this
+process, or :class:`anogan.ray_engine.RayEngine` on Ray; the rows are the same.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -35,6 +37,9 @@ RESULT_COLUMNS = (
     "index", "path", "class", "label", "method", "score", "residual_score", "discrimination_score",
     "normalized_score", "threshold", "is_anomaly", "reconstruction", "anomaly_map", "error",
 )
+FLOAT_COLUMNS = ("score", "residual_score", "discrimination_score", "normalized_score", "threshold")
+TEXT_COLUMNS = ("path", "class", "label", "method", "reconstruction", "anomaly_map", "error")
+RESULT_FORMATS = ("csv", "parquet")
 MAX_UPLOAD_FILES = 500
 MAX_LISTED_FAILURES = 10
 
@@ -173,7 +178,7 @@ def _recover_rows(out: Path, method: str) -> tuple[set[int], int]:
 
 @dataclass
 class ScoreSummary:
-    """What one :func:`score_to_csv` call did; ``failures`` lists up to ten (path, reason) pairs."""
+    """What one :func:`score_to_file` call did; ``failures`` lists up to ten (path, reason) pairs."""
 
     total: int
     scored: int
@@ -193,7 +198,103 @@ class ScoreSummary:
         return self.scored / self.seconds if self.seconds > 0 else 0.0
 
 
-def score_to_csv(
+class LocalEngine:
+    """Scores the inputs in this process, one chunk after another (the default engine).
+
+    An engine turns (source, scorer, calibration, the indices to score) into
+    lists of result rows in input order (``score_chunks``) and runs
+    independent jobs such as benchmark runs (``run_all``);
+    :class:`anogan.ray_engine.RayEngine` does the same on Ray.
+    """
+
+    name = "local"
+
+    def start(self) -> None:
+        """Nothing to start here (a Ray engine connects in its ``start``)."""
+
+    def score_chunks(self, source: InputSource, scorer, calibration, indices: Sequence[int], chunk_size: int,
+                     maps_dir: Optional[Path] = None) -> Iterator[list[dict]]:
+        for start in range(0, len(indices), chunk_size):
+            items = [source.item(i) for i in indices[start : start + chunk_size]]
+            yield score_items(scorer, calibration, items, maps_dir)
+
+    def run_all(self, function, calls: Sequence[dict]) -> list:
+        """``function(**call)`` for every call, one after another."""
+        return [function(**call) for call in calls]
+
+
+def results_format(out: os.PathLike | str, file_format: Optional[str] = None) -> str:
+    """The results file's format: ``file_format``, else ``parquet`` for a ``.parquet`` name, else ``csv``."""
+    if file_format is None:
+        return "parquet" if Path(out).suffix.lower() == ".parquet" else "csv"
+    if file_format not in RESULT_FORMATS:
+        raise AnoganError(f"unknown results format {file_format!r}; choose from {', '.join(RESULT_FORMATS)}")
+    return file_format
+
+
+class _ResultsJournal:
+    """The CSV that rows are appended to and flushed, chunk by chunk, so a killed run resumes.
+
+    For a CSV results file the journal is the file itself. For Parquet, which
+    cannot be appended to, it is ``OUT.partial.csv``, turned into ``OUT`` when
+    every input is done; resuming a finished Parquet file starts from its rows.
+    """
+
+    def __init__(self, out: Path, file_format: str, method: str, resume: bool):
+        self.out = out
+        self.file_format = file_format
+        self.path = out if file_format == "csv" else out.with_name(out.name + ".partial.csv")
+        self.done: set[int] = set()
+        self.previously_scored = 0
+        if (out.exists() or self.path.exists()) and not resume:
+            raise AnoganError(f"{out} already exists; pass --resume to continue it or choose another --out")
+        if not self.path.exists() and out.exists():  # a finished Parquet file being resumed
+            write_text_atomic(self.path, _csv_text(read_results(out).to_dict("records"), header=True))
+        if self.path.exists():
+            self.done, self.previously_scored = _recover_rows(self.path, method)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(self.path, _csv_text([], header=True))
+
+    def finish(self) -> None:
+        if self.file_format == "parquet":
+            with atomic_path(self.out) as temp:
+                typed_results(read_results(self.path)).to_parquet(temp, index=False)
+            self.path.unlink()
+
+
+def _csv_text(rows: Sequence[dict], header: bool = False) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, lineterminator="\n")
+    if header:
+        writer.writeheader()
+    writer.writerows({key: _csv_value(row[key]) for key in RESULT_COLUMNS} for row in rows)
+    return buffer.getvalue()
+
+
+def _csv_value(value):
+    """A cell as the CSV journal writes it: missing values (``None``, NaN, ``pd.NA``) as empty text."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or str(value) == "<NA>":
+        return ""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def typed_results(frame):
+    """A results frame with typed columns: integer index, float scores (NaN for errors), nullable bool verdict."""
+    import pandas as pd
+
+    frame = frame.copy()
+    frame["index"] = frame["index"].astype("int64")
+    for column in FLOAT_COLUMNS:
+        frame[column] = pd.to_numeric(frame[column].replace("", np.nan), errors="coerce").astype("float64")
+    verdict = frame["is_anomaly"].astype(str).str.strip().str.lower()
+    frame["is_anomaly"] = verdict.map({"true": True, "false": False}).astype("boolean")
+    for column in TEXT_COLUMNS:
+        frame[column] = frame[column].astype(str)
+    return frame[list(RESULT_COLUMNS)]
+
+
+def score_to_file(
     source: InputSource,
     scorer,
     calibration,
@@ -202,8 +303,14 @@ def score_to_csv(
     resume: bool = False,
     chunk_size: Optional[int] = None,
     progress: bool = True,
+    file_format: Optional[str] = None,
+    engine=None,
 ) -> ScoreSummary:
-    """Score every input of ``source`` into the CSV file ``out``.
+    """Score every input of ``source`` into the results file ``out`` (CSV, or Parquet with ``file_format``).
+
+    Rows are in input order and identical whichever ``engine`` scores them
+    (default :class:`LocalEngine`); they are flushed to disk chunk by chunk,
+    so ``resume=True`` continues a killed run with exactly one row per input.
 
     Raises:
         AnoganError: if ``out`` exists and ``resume`` is false.
@@ -212,65 +319,66 @@ def score_to_csv(
 
     out = Path(out)
     maps_dir = Path(maps_dir) if maps_dir is not None else None
-    done: set[int] = set()
-    previously_scored = 0
-    failures = []
-    if out.exists():
-        if not resume:
-            raise AnoganError(f"{out} already exists; pass --resume to continue it or choose another --out")
-        done, previously_scored = _recover_rows(out, scorer.method)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out, ",".join(RESULT_COLUMNS) + "\n")
-    pending = [int(i) for i in source.indices() if int(i) not in done]
+    engine = engine or LocalEngine()
+    engine.start()  # before the results file is touched, so a failed start leaves nothing behind
+    journal = _ResultsJournal(out, results_format(out, file_format), scorer.method, resume)
+    pending = [int(i) for i in source.indices() if int(i) not in journal.done]
     chunk_size = chunk_size or (256 if scorer.method == "encoder" else scorer.settings.batch_size)
     scored = errors = 0
+    failures = []
     started = time.perf_counter()
-    bar = tqdm(total=len(pending), desc=f"scoring ({scorer.method})", unit="img",
+    bar = tqdm(total=len(pending), desc=f"scoring ({scorer.method}, {engine.name})", unit="img",
                disable=None if progress else True)
-    with open(out, "a", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=RESULT_COLUMNS)
-        for start in range(0, len(pending), chunk_size):
-            items = [source.item(i) for i in pending[start : start + chunk_size]]
-            rows = score_items(scorer, calibration, items, maps_dir)
+    with open(journal.path, "a", newline="", encoding="utf-8") as handle:
+        for rows in engine.score_chunks(source, scorer, calibration, pending, chunk_size, maps_dir):
             for row in rows:
                 for key in ("reconstruction", "anomaly_map"):
                     if row[key]:  # relative to the results file, so a run folder can move
                         row[key] = os.path.relpath(row[key], out.parent)
-            writer.writerows(rows)
+            handle.write(_csv_text(rows))
             handle.flush()
             os.fsync(handle.fileno())
             failed = [(row["path"] or f"input {row['index']}", row["error"]) for row in rows if row["error"]]
             failures.extend(failed[: MAX_LISTED_FAILURES - len(failures)])
-            chunk_errors = len(failed)
-            errors += chunk_errors
-            scored += len(rows) - chunk_errors
+            errors += len(failed)
+            scored += len(rows) - len(failed)
             bar.update(len(rows))
             bar.set_postfix(img_s=f"{scored / max(time.perf_counter() - started, 1e-9):.1f}", errors=errors)
     bar.close()
-    return ScoreSummary(total=len(source), scored=scored, errors=errors, skipped=len(done),
-                        seconds=time.perf_counter() - started, previously_scored=previously_scored,
+    journal.finish()
+    return ScoreSummary(total=len(source), scored=scored, errors=errors, skipped=len(journal.done),
+                        seconds=time.perf_counter() - started, previously_scored=journal.previously_scored,
                         failures=failures)
 
 
 def find_results(root: os.PathLike | str, max_files: int = 500) -> list[Path]:
-    """Results CSVs written by :func:`score_to_csv` below ``root`` (checked by their header)."""
-    header = ",".join(RESULT_COLUMNS)
+    """Results files (CSV or Parquet) written by :func:`score_to_file` below ``root``, recognised by their columns."""
     found = []
-    for path in sorted(Path(root).rglob("*.csv")):
-        try:
-            with open(path, encoding="utf-8") as handle:
-                if handle.readline().strip() == header:
-                    found.append(path)
-        except (OSError, UnicodeDecodeError):
-            continue
+    for path in sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in (".csv", ".parquet")):
+        if _result_columns(path) == RESULT_COLUMNS:
+            found.append(path)
         if len(found) >= max_files:
             break
     return found
 
 
+def _result_columns(path: Path) -> tuple:
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return tuple(pq.read_schema(path).names)
+        with open(path, encoding="utf-8") as handle:
+            return tuple(handle.readline().strip().split(","))
+    except (OSError, UnicodeDecodeError, ValueError):  # an unreadable file is simply not a results file
+        return ()
+
+
 def read_results(path):
-    """Read a results CSV written by :func:`score_to_csv` (a path or a binary file object) into a DataFrame."""
+    """Read a results file written by :func:`score_to_file` (CSV or Parquet; a path or a binary file object).
+
+    Parquet is recognised by its ``.parquet`` name or its leading magic bytes.
+    """
     import pandas as pd
 
     if isinstance(path, (str, os.PathLike)):
@@ -278,15 +386,30 @@ def read_results(path):
         if not path.is_file():
             raise AnoganError(f"results file not found: {path}")
     try:
-        frame = pd.read_csv(path, keep_default_na=False, na_values={"score": [""], "residual_score": [""],
-                                                                     "discrimination_score": [""],
-                                                                     "normalized_score": [""]})
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
-        raise AnoganError(f"{_name(path)}: not a readable results CSV ({exc})") from None
+        if _is_parquet(path):
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, keep_default_na=False,
+                                na_values={"score": [""], "residual_score": [""], "discrimination_score": [""],
+                                           "normalized_score": [""]})
+    except (ValueError, OSError, UnicodeDecodeError) as exc:  # pyarrow's errors derive from the first two
+        raise AnoganError(f"{_name(path)}: not a readable results file ({exc})") from None
     missing = [c for c in ("index", "label", "score", "is_anomaly", "error") if c not in frame.columns]
     if missing:
         raise AnoganError(f"{_name(path)}: missing columns {', '.join(missing)}; is it a file written by 'anogan score'?")
     return frame
+
+
+def _is_parquet(source) -> bool:
+    if str(_name(source)).lower().endswith(".parquet"):
+        return True
+    if isinstance(source, Path):
+        with open(source, "rb") as handle:
+            return handle.read(4) == b"PAR1"
+    position = source.tell()
+    magic = source.read(4)
+    source.seek(position)
+    return magic == b"PAR1"
 
 
 def _name(source) -> str:

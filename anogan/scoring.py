@@ -425,7 +425,10 @@ class Scorer:
     """Scores images with one method of one bundle.
 
     Build it once and call :meth:`score` for every batch: the compiled
-    functions are created here, not per call.
+    functions are created here, not per call. With ``standardize``, the
+    terms' statistics are fitted on ``fit_images`` (default: the bundle's
+    normal validation images), or taken as given in ``term_stats`` (another
+    scorer's, e.g. the driver's on a Ray worker).
 
     Example:
         >>> scorer = Scorer(load_bundle("runs/demo"), "encoder")  # doctest: +SKIP
@@ -434,7 +437,7 @@ class Scorer:
     """
 
     def __init__(self, bundle, method: str, settings: Optional[ScoringSettings] = None,
-                 fit_images: Optional[np.ndarray] = None):
+                 fit_images: Optional[np.ndarray] = None, term_stats: Optional[dict] = None):
         import tensorflow as tf
 
         check_methods(method)
@@ -461,8 +464,8 @@ class Scorer:
                 bundle.generator, self.feature_extractor, self.settings.lam,
                 self.settings.learning_rate, self.settings.batch_size, self.settings.jit_compile,
             )
-        self.term_stats: Optional[dict] = None
-        if method in INVERSION_METHODS and self.settings.standardize:
+        self.term_stats: Optional[dict] = term_stats
+        if method in INVERSION_METHODS and self.settings.standardize and term_stats is None:
             normals = bundle.validation_images() if fit_images is None else fit_images
             self.term_stats = fit_term_stats(self.invert(normals))
         if method == "feature-knn":

@@ -8,11 +8,14 @@ command that reproduces it alone. Candidates that differ only in how the
 inversion's terms are combined share one inversion per bundle. The bundles
 are the benchmark's default configuration (30 GAN epochs at batch 256,
 encoder 20 epochs), shared with the test runs through ``--runs-dir``.
-Finished results are skipped, so the sweep resumes.
+Finished results are skipped, so the sweep resumes. ``--generator-ema M``
+sweeps the same candidates on bundles trained with an EMA of G (a training
+candidate), under names ``ema<M>-<candidate>``.
 """
 
 import argparse
 import sys
+from dataclasses import replace
 
 from anogan.benchmark import BenchmarkConfig, Candidate, parse_classes, run_benchmark, summarize
 from anogan.scoring import ScoringSettings
@@ -59,18 +62,25 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--encoder-epochs", type=int, default=20)
     parser.add_argument("--only", help="comma-separated candidate names (default: all)")
-    parser.add_argument("--runs-dir", default="runs/bench")
+    parser.add_argument("--generator-ema", type=float, default=0.0,
+                        help="train the bundles with this EMA momentum of G; candidates are named ema<M>-<name> "
+                        "and bundles go to runs/bench-ema<M> unless --runs-dir is given")
+    parser.add_argument("--runs-dir")
     parser.add_argument("--out", help="result folder (default benchmarks/results/DATASET-dev)")
     args = parser.parse_args(argv)
     chosen = [c for c in candidates() if c.name not in LEFT_OUT]
     if args.only:
         names = set(args.only.split(","))
         chosen = [c for c in candidates() if c.name in names]
+    runs_dir = args.runs_dir or "runs/bench"
+    if args.generator_ema:
+        chosen = [replace(c, name=f"ema{args.generator_ema:g}-{c.name}") for c in chosen]
+        runs_dir = args.runs_dir or f"runs/bench-ema{args.generator_ema:g}"
     out = args.out or f"benchmarks/results/{args.dataset}-dev"
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
-                             encoder_epochs=args.encoder_epochs, split="dev")
+                             encoder_epochs=args.encoder_epochs, split="dev", generator_ema=args.generator_ema)
     run_benchmark(config, parse_classes(args.classes), [int(s) for s in args.seeds.split(",")], chosen, out,
-                  runs_dir=args.runs_dir)
+                  runs_dir=runs_dir)
     print(summarize(out).read_text())
     return 0
 

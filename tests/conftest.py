@@ -121,7 +121,7 @@ def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
 
     from anogan.artifacts import load_bundle
     from anogan.inputs import open_input
-    from anogan.results import score_to_csv
+    from anogan.results import score_to_file
     from anogan.scoring import Scorer
     from anogan.thresholds import calibrate
 
@@ -132,6 +132,6 @@ def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
     scorer = Scorer(bundle, "encoder")
     calibration = calibrate(scorer)
     np.savez(root / "test.npz", x=shapes_dataset.x_test, y=shapes_dataset.y_test)
-    score_to_csv(open_input(str(root / "test.npz")), scorer, calibration, run / "results_encoder.csv",
-                 maps_dir=run / "maps_encoder", progress=False)
+    score_to_file(open_input(str(root / "test.npz")), scorer, calibration, run / "results_encoder.csv",
+                  maps_dir=run / "maps_encoder", progress=False)
     return root

@@ -18,7 +18,7 @@ from PIL import Image
 
 from anogan.artifacts import load_bundle, resolve_under, sha256_file
 from anogan.inputs import open_input
-from anogan.results import score_to_csv
+from anogan.results import score_to_file
 from anogan.data import validate_images
 from anogan.errors import AnoganError, ImageError
 from anogan.images import read_image
@@ -86,7 +86,7 @@ def test_a_messy_folder_scores_every_valid_image_and_names_each_problem(messy_fo
 
     calibration = calibrate(scorer, save=False)
     out = tmp_path / "r.csv"
-    score_to_csv(open_input(str(root)), scorer, calibration, out, progress=False)
+    score_to_file(open_input(str(root)), scorer, calibration, out, progress=False)
     with open(out, newline="") as handle:
         rows = {os.path.basename(r["path"]): r for r in csv.DictReader(handle)}
     assert len(rows) == 11

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from anogan.inputs import label_for, open_input
-from anogan.results import RESULT_COLUMNS, read_results, score_to_csv
+from anogan.results import RESULT_COLUMNS, read_results, score_to_file
 from anogan.cli import main
 from anogan.errors import AnoganError
 from anogan.scoring import Scorer
@@ -39,7 +39,7 @@ def _rows(path):
 def test_folder_scoring_gives_one_row_per_file_and_error_rows(image_folder, encoder_scorer, tmp_path):
     scorer, calibration = encoder_scorer
     out = tmp_path / "results.csv"
-    summary = score_to_csv(open_input(str(image_folder)), scorer, calibration, out, progress=False)
+    summary = score_to_file(open_input(str(image_folder)), scorer, calibration, out, progress=False)
     rows = _rows(out)
     assert len(rows) == 9 and summary.scored == 6 and summary.errors == 3
     assert list(rows[0]) == list(RESULT_COLUMNS)
@@ -55,8 +55,8 @@ def test_folder_scoring_gives_one_row_per_file_and_error_rows(image_folder, enco
 
 def test_maps_are_written_per_image(image_folder, encoder_scorer, tmp_path):
     scorer, calibration = encoder_scorer
-    score_to_csv(open_input(str(image_folder)), scorer, calibration, tmp_path / "r.csv",
-                 maps_dir=tmp_path / "maps", progress=False)
+    score_to_file(open_input(str(image_folder)), scorer, calibration, tmp_path / "r.csv",
+                  maps_dir=tmp_path / "maps", progress=False)
     good = [row for row in _rows(tmp_path / "r.csv") if not row["error"]]
     for row in good:
         assert not row["anomaly_map"].startswith("/")
@@ -71,7 +71,7 @@ def test_npz_input_and_seeded_subset(tmp_path, shapes_dataset, encoder_scorer):
     assert len(source) == 10
     assert open_input(str(path), limit=10, sample_seed=3).indices().tolist() == source.indices().tolist()
     scorer, calibration = encoder_scorer
-    score_to_csv(source, scorer, calibration, tmp_path / "r.csv", progress=False)
+    score_to_file(source, scorer, calibration, tmp_path / "r.csv", progress=False)
     rows = _rows(tmp_path / "r.csv")
     assert [int(r["index"]) for r in rows] == source.indices().tolist()
     assert all(r["class"] == str(shapes_dataset.y_test[int(r["index"])]) for r in rows)
@@ -115,12 +115,12 @@ def test_resume_after_a_crash_gives_exactly_one_row_per_input(tmp_path, shapes_d
             return scorer.score(images)
 
     with pytest.raises(KeyboardInterrupt):
-        score_to_csv(open_input(str(path)), CrashingScorer(), calibration, out, chunk_size=16, progress=False)
+        score_to_file(open_input(str(path)), CrashingScorer(), calibration, out, chunk_size=16, progress=False)
     with open(out, "a") as handle:
         handle.write("33,,0,normal,encoder,0.5")  # a row cut short by the kill
     with pytest.raises(AnoganError, match="--resume"):
-        score_to_csv(open_input(str(path)), scorer, calibration, out, progress=False)
-    summary = score_to_csv(open_input(str(path)), scorer, calibration, out, resume=True, chunk_size=16, progress=False)
+        score_to_file(open_input(str(path)), scorer, calibration, out, progress=False)
+    summary = score_to_file(open_input(str(path)), scorer, calibration, out, resume=True, chunk_size=16, progress=False)
     assert summary.skipped == 32
     indices = [int(row["index"]) for row in _rows(out)]
     assert sorted(indices) == list(range(60))
@@ -151,3 +151,22 @@ def test_score_cli_exit_codes_and_named_failures(scoring_bundle_copy, image_fold
     # resuming a file that already holds scores is a success even when nothing new is scored
     assert main(["score", str(image_folder), "--model", model, "--method", "encoder",
                  "--out", str(tmp_path / "ok.csv"), "--resume"]) == 0
+
+
+def test_parquet_results_are_typed_resumable_and_evaluate_like_csv(image_folder, encoder_scorer, tmp_path):
+    from anogan.evaluation import evaluate
+    from anogan.results import find_results
+
+    scorer, calibration = encoder_scorer
+    source = open_input(str(image_folder))
+    score_to_file(source, scorer, calibration, tmp_path / "r.csv", progress=False)
+    score_to_file(source, scorer, calibration, tmp_path / "r.parquet", progress=False)
+    frame = read_results(tmp_path / "r.parquet")
+    assert list(frame.columns) == list(RESULT_COLUMNS) and frame["score"].isna().sum() == 3
+    assert frame["is_anomaly"].dropna().isin([True, False]).all()
+    with pytest.raises(AnoganError, match="--resume"):
+        score_to_file(source, scorer, calibration, tmp_path / "r.parquet", progress=False)
+    summary = score_to_file(source, scorer, calibration, tmp_path / "r.parquet", resume=True, progress=False)
+    assert summary.skipped == 9 and read_results(tmp_path / "r.parquet").equals(frame)
+    assert evaluate(tmp_path / "r.parquet", tmp_path / "ep")["auroc"] == evaluate(tmp_path / "r.csv", tmp_path / "ec")["auroc"]
+    assert find_results(tmp_path) == [tmp_path / "r.csv", tmp_path / "r.parquet"]

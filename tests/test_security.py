@@ -178,7 +178,7 @@ def test_evaluate_per_class_table_neutralises_formula_class_names(tmp_path, scor
     from PIL import Image
 
     from anogan.inputs import open_input
-    from anogan.results import score_to_csv
+    from anogan.results import score_to_file
     from anogan.evaluation import evaluate
     from anogan.scoring import Scorer
     from anogan.thresholds import calibrate
@@ -190,7 +190,7 @@ def test_evaluate_per_class_table_neutralises_formula_class_names(tmp_path, scor
     scorer = Scorer(scoring_bundle, "encoder")
     calibration = calibrate(scorer, save=False)
     results = tmp_path / "results.csv"
-    score_to_csv(open_input(str(tmp_path / "images")), scorer, calibration, results, progress=False)
+    score_to_file(open_input(str(tmp_path / "images")), scorer, calibration, results, progress=False)
     evaluate(results, tmp_path / "evaluation")
     table = pd.read_csv(tmp_path / "evaluation" / "per_class.csv")
     assert table["class"].tolist() == ["'=cmd"]

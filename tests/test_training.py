@@ -137,3 +137,16 @@ def test_mixed_bfloat16_training_saves_a_float32_bundle(tmp_path, shapes_npz):
     assert loaded.metadata["training"]["precision"] == "mixed_bfloat16"
     with pytest.raises(AnoganError, match="precision"):
         _train("mnist", normal=[0], epochs=1, out=tmp_path / "x", data=shapes_npz, precision="float8")
+
+
+def test_generator_ema_changes_only_the_saved_generator(tmp_path, shapes_npz):
+    common = dict(normal=[0], epochs=2, data=shapes_npz, batch_size=32, seed=3, progress=False)
+    plain = _train("mnist", out=tmp_path / "plain", **common)
+    averaged = _train("mnist", out=tmp_path / "ema", generator_ema=0.9, **common)
+    # the document's train step is untouched: D (trained against the raw G) is the same weight for weight
+    for left, right in zip(_weights(plain.discriminator), _weights(averaged.discriminator)):
+        assert np.array_equal(left, right)
+    assert not all(np.array_equal(a, b) for a, b in zip(_weights(plain.generator), _weights(averaged.generator)))
+    assert load_bundle(averaged.path).metadata["training"]["generator_ema"] == 0.9
+    with pytest.raises(AnoganError, match="EMA"):
+        _train("mnist", out=tmp_path / "bad", generator_ema=1.0, **common)

@@ -13,7 +13,8 @@ from ui import choose_results_file, format_score, input_image, runs_dir, safe_im
 
 st.title("Results")
 source = choose_results_file("results_file")
-uploaded = st.file_uploader("…or upload a results CSV written by `anogan score`", type=["csv"], key="results_upload")
+uploaded = st.file_uploader("…or upload a results file (CSV or Parquet) written by `anogan score`",
+                            type=["csv", "parquet"], key="results_upload")
 try:
     frame = read_results(uploaded) if uploaded is not None else (read_results(source) if source else None)
 except AnoganError as exc:

@@ -1,0 +1,184 @@
+"""Local vs Ray scoring on this machine: images per second, Ray start-up, peak memory per worker, a killed worker.
+
+    python benchmarks/ray_scaling.py --model runs/bench/mnist_class0_seed0 --data ../shared/data/mnist.npz
+
+Scores the 10,000 MNIST test images with each method (``encoder`` and
+``feature-knn``) on the local engine, on Ray with one worker of 2 CPUs and
+with two workers of 1 CPU (both use the whole 2-core machine), and once more
+on two workers with one worker killed (``kill -9``) a third of the way in.
+Each configuration runs in a fresh process, so start-up and memory are its
+own. Results are appended to ``benchmarks/results/ray-scaling/runs.jsonl``
+(finished configurations are skipped on a rerun) and tabulated in
+``table.md``. Every Ray run's rows are compared with the local run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+CONFIGURATIONS = {  # name: (engine, workers, worker CPUs, kill one worker)
+    "local": ("local", None, None, False),
+    "ray-1x2cpu": ("ray", 1, 2.0, False),
+    "ray-2x1cpu": ("ray", 2, 1.0, False),
+    "ray-2x1cpu-kill": ("ray", 2, 1.0, True),
+}
+METHODS = ("encoder", "feature-knn")
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _actor_pids() -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if b"_ScoringActor" in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+class WorkerWatch(threading.Thread):
+    """Samples the scoring actors' peak memory; kills one once ``kill_after_rows`` rows are written."""
+
+    def __init__(self, out: Path, kill_after_rows: int | None):
+        super().__init__(daemon=True)
+        self.out, self.kill_after_rows = out, kill_after_rows
+        self.peaks: dict[int, float] = {}
+        self.killed: dict | None = None
+        self.stop = threading.Event()
+
+    def run(self):
+        while not self.stop.is_set():
+            for pid in _actor_pids():
+                try:
+                    self.peaks[pid] = max(self.peaks.get(pid, 0.0), _peak_rss_mib(pid))
+                except OSError:
+                    continue
+            if self.kill_after_rows is not None and self.killed is None and self.out.exists():
+                rows = len(self.out.read_text().splitlines()) - 1
+                pids = _actor_pids()
+                if rows >= self.kill_after_rows and pids:
+                    os.kill(pids[0], signal.SIGKILL)
+                    self.killed = {"pid": pids[0], "rows_written_at_kill": rows, "at": time.perf_counter()}
+            time.sleep(0.2)
+
+
+def run_one(name: str, method: str, args) -> dict:
+    """One configuration, in this (fresh) process."""
+    from anogan.inputs import open_input
+    from anogan.pipeline import open_bundle, prepare_scorer
+    from anogan.results import read_results, score_to_file
+
+    engine_name, workers, worker_cpus, kill = CONFIGURATIONS[name]
+    out = Path(args.work) / f"{method}_{name}.csv"
+    out.unlink(missing_ok=True)
+    source = open_input("mnist:test", args.data, limit=args.images)
+    scorer, calibration = prepare_scorer(open_bundle(args.model), method, progress=False)
+    engine = None
+    if engine_name == "ray":
+        from anogan.ray_engine import RayEngine
+
+        engine = RayEngine(workers=workers, worker_cpus=worker_cpus, progress=False)
+    watch = WorkerWatch(out, len(source) // 3 if kill else None)
+    watch.start()
+    started = time.perf_counter()
+    if engine is not None:
+        engine.start()
+    summary = score_to_file(source, scorer, calibration, out, progress=False, engine=engine)
+    seconds = time.perf_counter() - started
+    watch.stop.set()
+    watch.join()
+    frame = read_results(out)
+    record = {
+        "configuration": name, "method": method, "engine": engine_name, "workers": workers,
+        "worker_cpus": worker_cpus, "images": len(source), "rows": len(frame),
+        "distinct_inputs": int(frame["index"].nunique()), "scored": summary.scored,
+        "seconds": round(seconds, 2), "images_per_second": round(summary.scored / seconds, 1),
+        "ray_startup_seconds": round(engine.startup_seconds, 2) if engine is not None else None,
+        "driver_peak_rss_mib": round(_peak_rss_mib(os.getpid()), 1),
+        "worker_peak_rss_mib": [round(v, 1) for v in watch.peaks.values()],
+        "killed": {k: v for k, v in watch.killed.items() if k != "at"} if watch.killed else None,
+    }
+    local = Path(args.work) / f"{method}_local.csv"
+    if engine is not None and local.exists():
+        reference = read_results(local)
+        record["max_score_difference_vs_local"] = float((frame["score"] - reference["score"]).abs().max())
+        record["same_paths_and_errors_as_local"] = bool(
+            frame[["index", "path", "error"]].equals(reference[["index", "path", "error"]]))
+    return record
+
+
+def table(records: list[dict]) -> str:
+    lines = ["| method | configuration | img/s | seconds | Ray start-up s | peak RSS per worker (MiB) | "
+             "driver peak RSS (MiB) | rows / inputs | max |Δscore| vs local |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        workers = ", ".join(f"{v:.0f}" for v in r["worker_peak_rss_mib"]) or "–"
+        killed = f" (killed 1 worker at row {r['killed']['rows_written_at_kill']})" if r.get("killed") else ""
+        diff = r.get("max_score_difference_vs_local")
+        lines.append(
+            f"| {r['method']} | {r['configuration']}{killed} | {r['images_per_second']} | {r['seconds']} | "
+            f"{r['ray_startup_seconds'] if r['ray_startup_seconds'] is not None else '–'} | {workers} | "
+            f"{r['driver_peak_rss_mib']:.0f} | {r['rows']} / {r['images']} ({r['distinct_inputs']} distinct) | "
+            f"{'–' if diff is None else f'{diff:.1e}'} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True, help="a bundle with an encoder")
+    parser.add_argument("--data", help="local MNIST files (mnist.npz)")
+    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--out", default="benchmarks/results/ray-scaling")
+    parser.add_argument("--work", default="runs/ray-scaling", help="where the scored files go")
+    parser.add_argument("--one", nargs=2, metavar=("CONFIGURATION", "METHOD"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    if args.one:
+        print(json.dumps(run_one(*args.one, args)))
+        return 0
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "runs.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    done = {(r["configuration"], r["method"]) for r in records}
+    for method in METHODS:
+        for name in CONFIGURATIONS:
+            if (name, method) in done:
+                continue
+            command = [sys.executable, __file__, "--model", args.model, "--images", str(args.images),
+                       "--work", args.work, "--one", name, method] + (["--data", args.data] if args.data else [])
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                print(result.stderr[-3000:], file=sys.stderr)
+                return 1
+            record = json.loads(result.stdout.strip().splitlines()[-1])
+            record["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            records.append(record)
+            with open(log, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+            print(table([record]).splitlines()[-1], flush=True)
+    (out / "table.md").write_text(
+        f"Scoring {args.images} MNIST test images with {args.model} on this machine ({os.cpu_count()} CPUs); "
+        "each configuration in a fresh process (benchmarks/ray_scaling.py).\n\n" + table(records))
+    print((out / "table.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
