@@ -24,6 +24,8 @@ import threading
 import time
 from pathlib import Path
 
+from anogan.results import RESULT_COLUMNS
+
 CONFIGURATIONS = {  # name: (engine, workers, worker CPUs, kill one worker)
     "local": ("local", None, None, False),
     "ray-1x2cpu": ("ray", 1, 2.0, False),
@@ -31,6 +33,8 @@ CONFIGURATIONS = {  # name: (engine, workers, worker CPUs, kill one worker)
     "ray-2x1cpu-kill": ("ray", 2, 1.0, True),
 }
 METHODS = ("encoder", "feature-knn")
+HEADER = ",".join(RESULT_COLUMNS)
+RESULT_MARK = "RESULT "  # Ray's own messages share the child's stdout
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -58,24 +62,34 @@ class WorkerWatch(threading.Thread):
     def __init__(self, out: Path, kill_after_rows: int | None):
         super().__init__(daemon=True)
         self.out, self.kill_after_rows = out, kill_after_rows
+        self.earlier = set(_actor_pids())  # another run's actors still shutting down are not ours
         self.peaks: dict[int, float] = {}
         self.killed: dict | None = None
+        self.first_row_at: float | None = None
         self.stop = threading.Event()
 
     def run(self):
         while not self.stop.is_set():
-            for pid in _actor_pids():
+            for pid in set(_actor_pids()) - self.earlier:
                 try:
                     self.peaks[pid] = max(self.peaks.get(pid, 0.0), _peak_rss_mib(pid))
                 except OSError:
                     continue
+            if self.first_row_at is None and self.out.exists() and self.out.stat().st_size > len(HEADER) + 1:
+                self.first_row_at = time.perf_counter()
             if self.kill_after_rows is not None and self.killed is None and self.out.exists():
                 rows = len(self.out.read_text().splitlines()) - 1
-                pids = _actor_pids()
+                pids = sorted(set(_actor_pids()) - self.earlier)
                 if rows >= self.kill_after_rows and pids:
                     os.kill(pids[0], signal.SIGKILL)
                     self.killed = {"pid": pids[0], "rows_written_at_kill": rows, "at": time.perf_counter()}
             time.sleep(0.2)
+
+
+def _wait_for_actors_to_exit(timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while _actor_pids() and time.monotonic() < deadline:
+        time.sleep(1)
 
 
 def run_one(name: str, method: str, args) -> dict:
@@ -109,6 +123,7 @@ def run_one(name: str, method: str, args) -> dict:
         "worker_cpus": worker_cpus, "images": len(source), "rows": len(frame),
         "distinct_inputs": int(frame["index"].nunique()), "scored": summary.scored,
         "seconds": round(seconds, 2), "images_per_second": round(summary.scored / seconds, 1),
+        "first_row_seconds": round(watch.first_row_at - started, 2) if watch.first_row_at else None,
         "ray_startup_seconds": round(engine.startup_seconds, 2) if engine is not None else None,
         "driver_peak_rss_mib": round(_peak_rss_mib(os.getpid()), 1),
         "worker_peak_rss_mib": [round(v, 1) for v in watch.peaks.values()],
@@ -124,15 +139,16 @@ def run_one(name: str, method: str, args) -> dict:
 
 
 def table(records: list[dict]) -> str:
-    lines = ["| method | configuration | img/s | seconds | Ray start-up s | peak RSS per worker (MiB) | "
-             "driver peak RSS (MiB) | rows / inputs | max |Δscore| vs local |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| method | configuration | img/s | seconds | first row after s | Ray start-up s | "
+             "peak RSS per worker (MiB) | driver peak RSS (MiB) | rows / inputs | max |Δscore| vs local |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         workers = ", ".join(f"{v:.0f}" for v in r["worker_peak_rss_mib"]) or "–"
         killed = f" (killed 1 worker at row {r['killed']['rows_written_at_kill']})" if r.get("killed") else ""
         diff = r.get("max_score_difference_vs_local")
         lines.append(
             f"| {r['method']} | {r['configuration']}{killed} | {r['images_per_second']} | {r['seconds']} | "
+            f"{r.get('first_row_seconds') or '–'} | "
             f"{r['ray_startup_seconds'] if r['ray_startup_seconds'] is not None else '–'} | {workers} | "
             f"{r['driver_peak_rss_mib']:.0f} | {r['rows']} / {r['images']} ({r['distinct_inputs']} distinct) | "
             f"{'–' if diff is None else f'{diff:.1e}'} |")
@@ -150,7 +166,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     Path(args.work).mkdir(parents=True, exist_ok=True)
     if args.one:
-        print(json.dumps(run_one(*args.one, args)))
+        print(RESULT_MARK + json.dumps(run_one(*args.one, args)), flush=True)
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,13 +177,15 @@ def main(argv=None) -> int:
         for name in CONFIGURATIONS:
             if (name, method) in done:
                 continue
+            _wait_for_actors_to_exit()
             command = [sys.executable, __file__, "--model", args.model, "--images", str(args.images),
                        "--work", args.work, "--one", name, method] + (["--data", args.data] if args.data else [])
             result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:
                 print(result.stderr[-3000:], file=sys.stderr)
                 return 1
-            record = json.loads(result.stdout.strip().splitlines()[-1])
+            [line] = [line for line in result.stdout.splitlines() if line.startswith(RESULT_MARK)]
+            record = json.loads(line[len(RESULT_MARK):])
             record["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
             records.append(record)
             with open(log, "a") as handle:

@@ -135,3 +135,12 @@ def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
     score_to_file(open_input(str(root / "test.npz")), scorer, calibration, run / "results_encoder.csv",
                   maps_dir=run / "maps_encoder", progress=False)
     return root
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray for the whole test session (started on first use): two CPUs, no dashboard; shut down at the end."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+    yield ray
+    ray.shutdown()

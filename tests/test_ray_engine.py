@@ -23,14 +23,6 @@ from anogan.thresholds import calibrate  # noqa: E402
 
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    """One local Ray for the module's tests: two CPUs, no dashboard; shut down at the end."""
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 @pytest.fixture
 def folder_with_bad_files(tmp_path, shapes_dataset):
     root = tmp_path / "images"
