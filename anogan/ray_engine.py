@@ -190,6 +190,19 @@ class RayEngine:
         return [results[ref] for ref in refs]
 
 
+def local_scoring_actor_pids() -> list[int]:
+    """Process ids of the scoring actors running on this machine (Linux), e.g. to watch their memory."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if _ScoringActor.__name__.encode() in (entry / "cmdline").read_bytes():
+                    pids.append(int(entry.name))
+            except OSError:  # the process ended while we looked
+                continue
+    return pids
+
+
 def _check_reachable(address: Optional[str], timeout: float = 5.0) -> None:
     """Fail fast on a ``host:port`` that does not answer: Ray itself keeps retrying for minutes."""
     if not address or address == "auto":

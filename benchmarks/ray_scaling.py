@@ -24,6 +24,7 @@ import threading
 import time
 from pathlib import Path
 
+from anogan.ray_engine import local_scoring_actor_pids
 from anogan.results import RESULT_COLUMNS
 
 CONFIGURATIONS = {  # name: (engine, workers, worker CPUs, kill one worker)
@@ -44,25 +45,13 @@ def _peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _actor_pids() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if b"_ScoringActor" in (entry / "cmdline").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
 class WorkerWatch(threading.Thread):
     """Samples the scoring actors' peak memory; kills one once ``kill_after_rows`` rows are written."""
 
     def __init__(self, out: Path, kill_after_rows: int | None):
         super().__init__(daemon=True)
         self.out, self.kill_after_rows = out, kill_after_rows
-        self.earlier = set(_actor_pids())  # another run's actors still shutting down are not ours
+        self.earlier = set(local_scoring_actor_pids())  # another run's actors still shutting down are not ours
         self.peaks: dict[int, float] = {}
         self.killed: dict | None = None
         self.first_row_at: float | None = None
@@ -70,7 +59,7 @@ class WorkerWatch(threading.Thread):
 
     def run(self):
         while not self.stop.is_set():
-            for pid in set(_actor_pids()) - self.earlier:
+            for pid in set(local_scoring_actor_pids()) - self.earlier:
                 try:
                     self.peaks[pid] = max(self.peaks.get(pid, 0.0), _peak_rss_mib(pid))
                 except OSError:
@@ -79,7 +68,7 @@ class WorkerWatch(threading.Thread):
                 self.first_row_at = time.perf_counter()
             if self.kill_after_rows is not None and self.killed is None and self.out.exists():
                 rows = len(self.out.read_text().splitlines()) - 1
-                pids = sorted(set(_actor_pids()) - self.earlier)
+                pids = sorted(set(local_scoring_actor_pids()) - self.earlier)
                 if rows >= self.kill_after_rows and pids:
                     os.kill(pids[0], signal.SIGKILL)
                     self.killed = {"pid": pids[0], "rows_written_at_kill": rows, "at": time.perf_counter()}
@@ -88,7 +77,7 @@ class WorkerWatch(threading.Thread):
 
 def _wait_for_actors_to_exit(timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while _actor_pids() and time.monotonic() < deadline:
+    while local_scoring_actor_pids() and time.monotonic() < deadline:
         time.sleep(1)
 
 

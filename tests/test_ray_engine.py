@@ -5,7 +5,6 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,7 @@ ray = pytest.importorskip("ray")
 from anogan.benchmark import BenchmarkConfig, Candidate, run_benchmark  # noqa: E402
 from anogan.cli import main  # noqa: E402
 from anogan.inputs import open_input  # noqa: E402
-from anogan.ray_engine import RayEngine  # noqa: E402
+from anogan.ray_engine import RayEngine, local_scoring_actor_pids  # noqa: E402
 from anogan.results import read_results, score_to_file  # noqa: E402
 from anogan.scoring import Scorer  # noqa: E402
 from anogan.thresholds import calibrate  # noqa: E402
@@ -81,18 +80,6 @@ def test_ray_scoring_resumes_a_partial_file_with_one_row_per_input(local_ray, sc
     assert (tmp_path / "ray.csv").read_text() == (tmp_path / "local.csv").read_text()
 
 
-def _scoring_actor_pids() -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if b"_ScoringActor" in (entry / "cmdline").read_bytes():
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
 @pytest.mark.slow
 def test_a_killed_worker_is_replaced_and_every_input_gets_exactly_one_row(local_ray, scoring_bundle_copy,
                                                                          shapes_dataset, tmp_path, fast_settings):
@@ -109,7 +96,7 @@ def test_a_killed_worker_is_replaced_and_every_input_gets_exactly_one_row(local_
     deadline = time.monotonic() + 300
     while job.is_alive() and time.monotonic() < deadline:
         rows = len(out.read_text().splitlines()) - 1 if out.exists() else 0
-        pids = _scoring_actor_pids()
+        pids = local_scoring_actor_pids()
         if rows >= 8 and pids:
             os.kill(pids[0], signal.SIGKILL)
             rows_at_kill = rows
