@@ -16,8 +16,12 @@ candidate), under names ``ema<M>-<candidate>``.
 import argparse
 import sys
 from dataclasses import replace
+from pathlib import Path
 
-from anogan.benchmark import BenchmarkConfig, Candidate, parse_classes, run_benchmark, summarize
+import numpy as np
+
+from anogan.artifacts import write_text_atomic
+from anogan.benchmark import BenchmarkConfig, Candidate, load_results, parse_classes, run_benchmark, summarize
 from anogan.scoring import ScoringSettings
 
 
@@ -66,6 +70,7 @@ def main(argv=None) -> int:
                         help="train the bundles with this EMA momentum of G; candidates are named ema<M>-<name> "
                         "and bundles go to runs/bench-ema<M> unless --runs-dir is given")
     parser.add_argument("--runs-dir")
+    parser.add_argument("--tables-only", action="store_true", help="rebuild the tables from the result files")
     parser.add_argument("--out", help="result folder (default benchmarks/results/DATASET-dev)")
     args = parser.parse_args(argv)
     chosen = [c for c in candidates() if c.name not in LEFT_OUT]
@@ -79,10 +84,35 @@ def main(argv=None) -> int:
     out = args.out or f"benchmarks/results/{args.dataset}-dev"
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, split="dev", generator_ema=args.generator_ema)
-    run_benchmark(config, parse_classes(args.classes), [int(s) for s in args.seeds.split(",")], chosen, out,
-                  runs_dir=runs_dir)
+    if not args.tables_only:
+        run_benchmark(config, parse_classes(args.classes), [int(s) for s in args.seeds.split(",")], chosen, out,
+                      runs_dir=runs_dir)
     print(summarize(out).read_text())
+    if args.generator_ema:
+        prefix = f"ema{args.generator_ema:g}-"
+        table = paired_table(load_results(out), prefix)
+        write_text_atomic(Path(out) / f"{prefix}paired.md", table)
+        print(table)
     return 0
+
+
+def paired_table(records: list[dict], prefix: str) -> str:
+    """Each training-candidate result beside its twin on the default bundles, over the classes both have."""
+    auroc = {(r["candidate"], r["normal_class"], r["seed"]): 100 * r["auroc"] for r in records}
+    lines = [f"Dev AUROC (%), `{prefix}*` bundles against the default bundles, over the (class, seed) pairs "
+             "both have (written by benchmarks/dev_sweep.py).", "",
+             "| candidate | classes | with the training candidate | default bundles | difference |",
+             "|---|---|---:|---:|---:|"]
+    for name in sorted({c for c, _, _ in auroc if c.startswith(prefix)}):
+        twin = name[len(prefix):]
+        keys = sorted((k, s) for c, k, s in auroc if c == name and (twin, k, s) in auroc)
+        if not keys:
+            continue
+        mine = np.mean([auroc[(name, k, s)] for k, s in keys])
+        theirs = np.mean([auroc[(twin, k, s)] for k, s in keys])
+        classes = ", ".join(str(k) for k, _ in keys)
+        lines.append(f"| {name} | {classes} | {mine:.1f} | {theirs:.1f} | {mine - theirs:+.1f} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
