@@ -47,6 +47,8 @@ def candidates() -> list[Candidate]:
                   ScoringSettings(hybrid_steps=0, lam=0.3, residual="ink", feature_distance="cosine", **std)),
         Candidate("hybrid0-ink-cos-std-lam0.7", "hybrid",
                   ScoringSettings(hybrid_steps=0, lam=0.7, residual="ink", feature_distance="cosine", **std)),
+        Candidate("hybrid0-ink-cos-std-lam0.9", "hybrid",
+                  ScoringSettings(hybrid_steps=0, lam=0.9, residual="ink", feature_distance="cosine", **std)),
         Candidate("hybrid100-ink-cos-std-lam0.5", "hybrid",
                   ScoringSettings(hybrid_steps=100, lam=0.5, residual="ink", feature_distance="cosine", **std)),
     ]
