@@ -8,9 +8,11 @@ command that reproduces it alone. Candidates that differ only in how the
 inversion's terms are combined share one inversion per bundle. The bundles
 are the benchmark's default configuration (30 GAN epochs at batch 256,
 encoder 20 epochs), shared with the test runs through ``--runs-dir``.
-Finished results are skipped, so the sweep resumes. ``--generator-ema M``
-sweeps the same candidates on bundles trained with an EMA of G (a training
-candidate), under names ``ema<M>-<candidate>``.
+Finished results are skipped, so the sweep resumes. A training candidate
+(``--generator-ema M``, ``--batch-size B``, ``--epochs E``, ``--encoder-epochs N``
+away from the defaults) sweeps the same scoring candidates on its own bundles,
+under names prefixed with what differs, e.g. ``ema0.999-b64-<candidate>``, and
+writes a table pairing each with its twin on the default bundles.
 """
 
 import argparse
@@ -54,6 +56,9 @@ def candidates() -> list[Candidate]:
     ]
 
 
+# The default bundles' training schedule, shared with the test runs.
+DEFAULT_EPOCHS, DEFAULT_ENCODER_EPOCHS, DEFAULT_BATCH_SIZE = 30, 20, 256
+
 # Measured on MNIST classes 0 and 1 only, then left out of the default sweep for cost: three times the
 # 30-step inversion and below it on both classes. Name it in --only to run it.
 LEFT_OUT = {"hybrid100-ink-cos-std-lam0.5"}
@@ -65,12 +70,12 @@ def main(argv=None) -> int:
     parser.add_argument("--data")
     parser.add_argument("--classes", default="0-9")
     parser.add_argument("--seeds", default="0")
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--encoder-epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
+    parser.add_argument("--encoder-epochs", type=int, default=DEFAULT_ENCODER_EPOCHS)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--only", help="comma-separated candidate names (default: all)")
     parser.add_argument("--generator-ema", type=float, default=0.0,
-                        help="train the bundles with this EMA momentum of G; candidates are named ema<M>-<name> "
-                        "and bundles go to runs/bench-ema<M> unless --runs-dir is given")
+                        help="train the bundles with this EMA momentum of G")
     parser.add_argument("--runs-dir")
     parser.add_argument("--tables-only", action="store_true", help="rebuild the tables from the result files")
     parser.add_argument("--out", help="result folder (default benchmarks/results/DATASET-dev)")
@@ -79,23 +84,32 @@ def main(argv=None) -> int:
     if args.only:
         names = set(args.only.split(","))
         chosen = [c for c in candidates() if c.name in names]
-    runs_dir = args.runs_dir or "runs/bench"
-    if args.generator_ema:
-        chosen = [replace(c, name=f"ema{args.generator_ema:g}-{c.name}") for c in chosen]
-        runs_dir = args.runs_dir or f"runs/bench-ema{args.generator_ema:g}"
+    prefix = training_prefix(args)
+    chosen = [replace(c, name=prefix + c.name) for c in chosen]
+    runs_dir = args.runs_dir or (f"runs/bench-{prefix[:-1]}" if prefix else "runs/bench")
     out = args.out or f"benchmarks/results/{args.dataset}-dev"
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
-                             encoder_epochs=args.encoder_epochs, split="dev", generator_ema=args.generator_ema)
+                             encoder_epochs=args.encoder_epochs, batch_size=args.batch_size, split="dev",
+                             generator_ema=args.generator_ema)
     if not args.tables_only:
         run_benchmark(config, parse_classes(args.classes), [int(s) for s in args.seeds.split(",")], chosen, out,
                       runs_dir=runs_dir)
     print(summarize(out).read_text())
-    if args.generator_ema:
-        prefix = f"ema{args.generator_ema:g}-"
+    if prefix:
         table = paired_table(load_results(out), prefix)
         write_text_atomic(Path(out) / f"{prefix}paired.md", table)
         print(table)
     return 0
+
+
+def training_prefix(args) -> str:
+    """The name prefix of a training candidate: the settings that differ from the default bundles."""
+    parts = [f"ema{args.generator_ema:g}"] if args.generator_ema else []
+    for flag, value, default in (("b", args.batch_size, DEFAULT_BATCH_SIZE), ("e", args.epochs, DEFAULT_EPOCHS),
+                                 ("enc", args.encoder_epochs, DEFAULT_ENCODER_EPOCHS)):
+        if value != default:
+            parts.append(f"{flag}{value}")
+    return "".join(f"{part}-" for part in parts)
 
 
 def paired_table(records: list[dict], prefix: str) -> str:
