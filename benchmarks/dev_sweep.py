@@ -13,9 +13,15 @@ Finished results are skipped, so the sweep resumes. A training candidate
 away from the defaults) sweeps the same scoring candidates on its own bundles,
 under names prefixed with what differs, e.g. ``ema0.999-b64-<candidate>``, and
 writes a table pairing each with its twin on the default bundles.
+``--encoder-from RUNS_DIR`` saves the GAN training of an encoder-only candidate:
+each bundle starts as a copy of the one in RUNS_DIR (trained with the same
+settings but the encoder's) and gets a new encoder; the twin table then pairs
+with the candidates of RUNS_DIR's bundles.
 """
 
 import argparse
+import json
+import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -76,6 +82,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated candidate names (default: all)")
     parser.add_argument("--generator-ema", type=float, default=0.0,
                         help="train the bundles with this EMA momentum of G")
+    parser.add_argument("--encoder-from", metavar="RUNS_DIR",
+                        help="copy the GANs of these bundles and train only new encoders (--encoder-epochs)")
     parser.add_argument("--runs-dir")
     parser.add_argument("--tables-only", action="store_true", help="rebuild the tables from the result files")
     parser.add_argument("--out", help="result folder (default benchmarks/results/DATASET-dev)")
@@ -92,11 +100,13 @@ def main(argv=None) -> int:
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size, split="dev",
                              generator_ema=args.generator_ema)
     if not args.tables_only:
+        if args.encoder_from:
+            reuse_gans(Path(args.encoder_from), Path(runs_dir), args)
         run_benchmark(config, parse_classes(args.classes), [int(s) for s in args.seeds.split(",")], chosen, out,
                       runs_dir=runs_dir)
     print(summarize(out).read_text())
     if prefix:
-        table = paired_table(load_results(out), prefix)
+        table = paired_table(load_results(out), prefix, twin_prefix(args))
         write_text_atomic(Path(out) / f"{prefix}paired.md", table)
         print(table)
     return 0
@@ -112,15 +122,44 @@ def training_prefix(args) -> str:
     return "".join(f"{part}-" for part in parts)
 
 
-def paired_table(records: list[dict], prefix: str) -> str:
-    """Each training-candidate result beside its twin on the default bundles, over the classes both have."""
+def twin_prefix(args) -> str:
+    """The prefix of the candidates a training candidate is paired with: the bundles it started from."""
+    if not args.encoder_from:
+        return ""
+    bundles = sorted(Path(args.encoder_from).glob("*/bundle.json"))
+    source_epochs = json.loads(bundles[0].read_text())["encoder"]["epochs"] if bundles else DEFAULT_ENCODER_EPOCHS
+    return training_prefix(argparse.Namespace(**{**vars(args), "encoder_epochs": source_epochs}))
+
+
+def reuse_gans(source: Path, runs_dir: Path, args) -> None:
+    """Start each missing bundle of ``runs_dir`` from a copy of ``source``'s and train it a new encoder."""
+    from anogan.artifacts import load_bundle
+    from anogan.training import train_encoder
+
+    for normal_class in parse_classes(args.classes):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            name = f"{args.dataset}_class{normal_class}_seed{seed}"
+            target = runs_dir / name
+            if (target / "bundle.json").exists():
+                continue
+            staging = runs_dir / f".{name}.partial"
+            shutil.rmtree(staging, ignore_errors=True)
+            shutil.copytree(source / name, staging, ignore=shutil.ignore_patterns("results_*"))
+            train_encoder(load_bundle(staging), epochs=args.encoder_epochs, seed=seed)
+            staging.rename(target)
+
+
+def paired_table(records: list[dict], prefix: str, base: str = "") -> str:
+    """Each training-candidate result beside its twin on the ``base`` bundles (default: the default
+    bundles), over the (class, seed) pairs both have."""
     auroc = {(r["candidate"], r["normal_class"], r["seed"]): 100 * r["auroc"] for r in records}
-    lines = [f"Dev AUROC (%), `{prefix}*` bundles against the default bundles, over the (class, seed) pairs "
+    against = f"the `{base}*` bundles" if base else "the default bundles"
+    lines = [f"Dev AUROC (%), `{prefix}*` bundles against {against}, over the (class, seed) pairs "
              "both have (written by benchmarks/dev_sweep.py).", "",
-             "| candidate | classes | with the training candidate | default bundles | difference |",
+             f"| candidate | classes | with the training candidate | {against[4:]} | difference |",
              "|---|---|---:|---:|---:|"]
     for name in sorted({c for c, _, _ in auroc if c.startswith(prefix)}):
-        twin = name[len(prefix):]
+        twin = base + name[len(prefix):]
         keys = sorted((k, s) for c, k, s in auroc if c == name and (twin, k, s) in auroc)
         if not keys:
             continue
