@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -66,7 +67,9 @@ async def _session(browser, url: str, method: str, timeout_ms: int) -> dict:
             f"document.querySelectorAll(\"[data-testid='stMetricLabel']\").length >= {2 * len(SAMPLES)}",
             timeout=timeout_ms)
     except Exception:
-        await page.screenshot(path=f"/tmp/load_failure_{id(page)}.png", full_page=True)
+        screenshot = Path(tempfile.gettempdir()) / f"load_failure_{id(page)}.png"
+        await page.screenshot(path=str(screenshot), full_page=True)
+        print(f"session timed out; its page is in {screenshot}", file=sys.stderr)
         raise
     latency = time.perf_counter() - started
     scores = await page.locator("[data-testid='stMetricLabel']").all_inner_texts()
