@@ -76,10 +76,12 @@ class BenchmarkConfig:
     split: str = "test"
     dev_anomalies: int = DEV_ANOMALIES
     generator_ema: float = 0.0
+    discriminator_ema: float = 0.0
 
     def train_config(self, normal_class: int, seed: int) -> TrainConfig:
         return TrainConfig(dataset=self.dataset, normal=(str(normal_class),), epochs=self.epochs, data=self.data,
-                           batch_size=self.batch_size, seed=seed, generator_ema=self.generator_ema)
+                           batch_size=self.batch_size, seed=seed, generator_ema=self.generator_ema,
+                           discriminator_ema=self.discriminator_ema)
 
     def command(self, normal_class: int, seed: int, candidate: Candidate, out: Path) -> str:
         words = ["anogan", "benchmark", "--dataset", self.dataset]
@@ -90,6 +92,8 @@ class BenchmarkConfig:
                   "--methods", candidate.method]
         if self.generator_ema:
             words += ["--generator-ema", str(self.generator_ema)]
+        if self.discriminator_ema:
+            words += ["--discriminator-ema", str(self.discriminator_ema)]
         if candidate.name != candidate.method:
             words += ["--candidate", candidate.name]
         if self.split == "dev":
@@ -175,6 +179,7 @@ def run_cell(config: BenchmarkConfig, normal_class: int, seed: int, candidates: 
             "encoder_seconds": timing["encoder_seconds"] if candidate.method in ENCODER_METHODS else 0.0,
             "epochs": config.epochs, "encoder_epochs": config.encoder_epochs,
             "batch_size": config.batch_size, "generator_ema": config.generator_ema,
+            "discriminator_ema": config.discriminator_ema,
             "settings": candidate.settings.relevant_to(candidate.method),
             "command": config.command(normal_class, seed, candidate, out),
             "produced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

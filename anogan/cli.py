@@ -71,7 +71,7 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--precision", choices=PRECISIONS, default="float32",
                        help="float32 (default, the document's) or mixed_bfloat16: hidden layers in bfloat16 for "
                        "faster training on CPUs with bfloat16 instructions; the bundle is saved in float32")
-    _add_generator_ema_option(train)
+    _add_ema_options(train)
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory for the bundle and logs")
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run in RUN_DIR from its last complete epoch")
@@ -178,7 +178,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--epochs", type=int, required=True, help="GAN epochs per run (the last epoch is used)")
     bench.add_argument("--encoder-epochs", type=int, default=30, help="encoder epochs (default 30)")
     bench.add_argument("--batch-size", type=int, default=256, help="GAN batch size (default 256)")
-    _add_generator_ema_option(bench)
+    _add_ema_options(bench)
     bench.add_argument("--methods", default="encoder,hybrid", help="comma-separated methods (default encoder,hybrid)")
     bench.add_argument("--anogan-limit", type=int, default=1000,
                        help="the anogan method scores a fixed seeded subset of this many test images (default 1000)")
@@ -216,10 +216,13 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 
-def _add_generator_ema_option(parser: argparse.ArgumentParser) -> None:
+def _add_ema_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--generator-ema", type=float, default=0.0, metavar="MOMENTUM",
                         help="keep an exponential moving average of G's weights with this momentum (e.g. 0.99) "
                         "and save it as the bundle's generator; training itself is unchanged (default 0: off)")
+    parser.add_argument("--discriminator-ema", type=float, default=0.0, metavar="MOMENTUM",
+                        help="the same for D: the bundle's discriminator (the scorers' feature map) is the average "
+                        "(default 0: off)")
 
 
 def _add_engine_options(parser: argparse.ArgumentParser, ray_does: str) -> None:
@@ -266,7 +269,8 @@ def _train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(dataset=args.dataset, normal=args.normal, epochs=args.epochs, data=args.data,
                          batch_size=args.batch_size, seed=args.seed, val_fraction=args.val_fraction,
-                         jit_compile=args.jit_compile, precision=args.precision, generator_ema=args.generator_ema)
+                         jit_compile=args.jit_compile, precision=args.precision, generator_ema=args.generator_ema,
+                         discriminator_ema=args.discriminator_ema)
     bundle = train(config, args.out, resume=args.resume)
     run = bundle.run_directory()
     print(f"model bundle: {bundle.path}")
@@ -391,7 +395,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
-                             generator_ema=args.generator_ema,
+                             generator_ema=args.generator_ema, discriminator_ema=args.discriminator_ema,
                              anogan_limit=args.anogan_limit, split=args.split, dev_anomalies=args.dev_anomalies)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

@@ -64,6 +64,7 @@ class TrainConfig:
     jit_compile: bool = False
     precision: str = "float32"
     generator_ema: float = 0.0
+    discriminator_ema: float = 0.0
 
     def __post_init__(self):
         normal = self.normal if isinstance(self.normal, (list, tuple)) else [self.normal]
@@ -79,8 +80,10 @@ class TrainConfig:
         if self.latent_dim < 1:
             raise AnoganError(f"latent size must be at least 1, got {self.latent_dim}")
         check_precision(self.precision)
-        if not 0.0 <= self.generator_ema < 1.0:
-            raise AnoganError(f"the generator's EMA momentum must be in [0, 1), got {self.generator_ema}")
+        for role in ("generator", "discriminator"):
+            momentum = getattr(self, f"{role}_ema")
+            if not 0.0 <= momentum < 1.0:
+                raise AnoganError(f"the {role}'s EMA momentum must be in [0, 1), got {momentum}")
 
     def resume_key(self) -> dict:
         """The settings a resumed run must share with the original (all but ``epochs``)."""
@@ -88,6 +91,15 @@ class TrainConfig:
         key.pop("epochs")
         key["normal"] = list(self.normal)
         return key
+
+
+def _adam(ema_momentum: float):
+    """The document's Adam(1e-4), keeping a moving average of the weights when ``ema_momentum`` > 0."""
+    import keras
+
+    if ema_momentum > 0:
+        return keras.optimizers.Adam(1e-4, use_ema=True, ema_momentum=ema_momentum)
+    return keras.optimizers.Adam(1e-4)
 
 
 class GANTrainer:
@@ -102,11 +114,13 @@ class GANTrainer:
         generator_ema: when above 0, G's optimiser also keeps an exponential
             moving average of G's weights with this momentum (Keras'
             ``use_ema``), updated after each step's update and left out of
-            training; :meth:`use_generator_average` puts it into G at the end.
+            training; :meth:`use_weight_averages` puts it into G at the end.
+        discriminator_ema: the same for D: the saved D (the scorers' feature
+            map) is the average, while training uses the raw D throughout.
     """
 
     def __init__(self, generator, discriminator, seed: int = 0, jit_compile: bool = False,
-                 generator_ema: float = 0.0):
+                 generator_ema: float = 0.0, discriminator_ema: float = 0.0):
         import keras
         import tensorflow as tf
 
@@ -114,9 +128,8 @@ class GANTrainer:
         self.discriminator = discriminator
         self.latent_dim = int(generator.input_shape[-1])
         self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
-        self.generator_optimizer = (keras.optimizers.Adam(1e-4, use_ema=True, ema_momentum=generator_ema)
-                                    if generator_ema > 0 else keras.optimizers.Adam(1e-4))
-        self.discriminator_optimizer = keras.optimizers.Adam(1e-4)
+        self.generator_optimizer = _adam(generator_ema)
+        self.discriminator_optimizer = _adam(discriminator_ema)
         self.generator_optimizer.build(generator.trainable_variables)
         self.discriminator_optimizer.build(discriminator.trainable_variables)
         self.noise = tf.random.Generator.from_seed(seed)
@@ -152,9 +165,10 @@ class GANTrainer:
         )
         return gen_loss, disc_loss
 
-    def use_generator_average(self) -> None:
-        """Give G the moving average of its weights (no-op without ``generator_ema``); call after training."""
+    def use_weight_averages(self) -> None:
+        """Give G and D the moving averages of their weights (each a no-op without its EMA); call after training."""
         self.generator_optimizer.finalize_variable_values(self.generator.trainable_variables)
+        self.discriminator_optimizer.finalize_variable_values(self.discriminator.trainable_variables)
 
     def optimizer_state(self) -> dict[str, np.ndarray]:
         state = {}
@@ -353,12 +367,12 @@ def train_on_split(
     if start_epoch > 0:
         models, state = run.load_checkpoint(start_epoch)
         trainer = GANTrainer(models["generator"], models["discriminator"], config.seed, config.jit_compile,
-                             config.generator_ema)
+                             config.generator_ema, config.discriminator_ema)
         trainer.restore_optimizer_state(state)
     else:
         trainer = GANTrainer(
             make_generator(config.latent_dim, config.precision), make_discriminator(config.precision),
-            config.seed, config.jit_compile, config.generator_ema,
+            config.seed, config.jit_compile, config.generator_ema, config.discriminator_ema,
         )
     fixed_noise = np.random.default_rng(config.seed).standard_normal(
         (SAMPLE_GRID * SAMPLE_GRID, config.latent_dim)
@@ -375,7 +389,7 @@ def train_on_split(
         callbacks.append(LogProgress("GAN", config.epochs))
     run_epochs(step, tf.constant(to_model_range(split.x_train)), config.batch_size, config.seed, config.epochs,
                first_epoch=start_epoch + 1, callbacks=callbacks, name="GAN training", progress=progress)
-    trainer.use_generator_average()  # the checkpoints keep the trained weights, so a longer run can resume
+    trainer.use_weight_averages()  # the checkpoints keep the trained weights, so a longer run can resume
 
     bundle = Bundle(
         path=run.path,

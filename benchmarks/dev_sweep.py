@@ -9,7 +9,7 @@ inversion's terms are combined share one inversion per bundle. The bundles
 are the benchmark's default configuration (30 GAN epochs at batch 256,
 encoder 20 epochs), shared with the test runs through ``--runs-dir``.
 Finished results are skipped, so the sweep resumes. A training candidate
-(``--generator-ema M``, ``--batch-size B``, ``--epochs E``, ``--encoder-epochs N``
+(``--generator-ema M``, ``--discriminator-ema M``, ``--batch-size B``, ``--epochs E``, ``--encoder-epochs N``
 away from the defaults) sweeps the same scoring candidates on its own bundles,
 under names prefixed with what differs, e.g. ``ema0.999-b64-<candidate>``, and
 writes a table pairing each with its twin on the default bundles.
@@ -82,6 +82,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated candidate names (default: all)")
     parser.add_argument("--generator-ema", type=float, default=0.0,
                         help="train the bundles with this EMA momentum of G")
+    parser.add_argument("--discriminator-ema", type=float, default=0.0,
+                        help="train the bundles with this EMA momentum of D")
     parser.add_argument("--encoder-from", metavar="RUNS_DIR",
                         help="copy the GANs of these bundles and train only new encoders (--encoder-epochs)")
     parser.add_argument("--runs-dir")
@@ -98,7 +100,7 @@ def main(argv=None) -> int:
     out = args.out or f"benchmarks/results/{args.dataset}-dev"
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size, split="dev",
-                             generator_ema=args.generator_ema)
+                             generator_ema=args.generator_ema, discriminator_ema=args.discriminator_ema)
     if not args.tables_only:
         if args.encoder_from:
             reuse_gans(Path(args.encoder_from), Path(runs_dir), args)
@@ -115,6 +117,8 @@ def main(argv=None) -> int:
 def training_prefix(args) -> str:
     """The name prefix of a training candidate: the settings that differ from the default bundles."""
     parts = [f"ema{args.generator_ema:g}"] if args.generator_ema else []
+    if args.discriminator_ema:
+        parts.append(f"dema{args.discriminator_ema:g}")
     for flag, value, default in (("b", args.batch_size, DEFAULT_BATCH_SIZE), ("e", args.epochs, DEFAULT_EPOCHS),
                                  ("enc", args.encoder_epochs, DEFAULT_ENCODER_EPOCHS)):
         if value != default:

@@ -150,3 +150,17 @@ def test_generator_ema_changes_only_the_saved_generator(tmp_path, shapes_npz):
     assert load_bundle(averaged.path).metadata["training"]["generator_ema"] == 0.9
     with pytest.raises(AnoganError, match="EMA"):
         _train("mnist", out=tmp_path / "bad", generator_ema=1.0, **common)
+
+
+def test_discriminator_ema_changes_only_the_saved_discriminator(tmp_path, shapes_npz):
+    common = dict(normal=[0], epochs=2, data=shapes_npz, batch_size=32, seed=3, progress=False)
+    plain = _train("mnist", out=tmp_path / "plain", **common)
+    averaged = _train("mnist", out=tmp_path / "ema", discriminator_ema=0.9, **common)
+    # training runs on the raw weights, so G (trained against the raw D) is the same weight for weight
+    for left, right in zip(_weights(plain.generator), _weights(averaged.generator)):
+        assert np.array_equal(left, right)
+    assert not all(np.array_equal(a, b)
+                   for a, b in zip(_weights(plain.discriminator), _weights(averaged.discriminator)))
+    assert load_bundle(averaged.path).metadata["training"]["discriminator_ema"] == 0.9
+    with pytest.raises(AnoganError, match="discriminator's EMA"):
+        _train("mnist", out=tmp_path / "bad", discriminator_ema=-0.1, **common)
