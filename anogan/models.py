@@ -99,6 +99,11 @@ def make_feature_extractor(discriminator: keras.Model) -> keras.Model:
     )
 
 
+def logit_layer(discriminator: keras.Model):
+    """D's last layer, which turns f(x) into D's real/fake logit."""
+    return discriminator.layers[-1]
+
+
 def make_encoder(latent_dim: int = LATENT_DIM) -> keras.Model:
     """image (28, 28, 1) -> z (latent_dim,), mirroring the discriminator.
 

@@ -25,8 +25,9 @@ Methods:
 ``anogan`` and ``hybrid`` always search z with AnoGAN's loss; how the two
 terms are *scored* is a setting (:class:`ScoringSettings`): the residual
 ``l1`` or divided by the ink (``ink``), the feature distance ``l1`` or
-``cosine``, and optionally standardised on normal validation images
-(:func:`combine_terms`). The defaults are the paper's.
+``cosine``, optionally standardised on normal validation images, and
+optionally a third, standardised term: the discriminator's own verdict on x,
+-D(x) (:func:`combine_terms`). The defaults are the paper's.
 ``feature-knn``
     Not in the papers: the mean cosine distance between f(x) and its k
     nearest neighbours among the features of the normal training images
@@ -62,7 +63,8 @@ DEFAULT_METHOD = "encoder"
 INVERSION_METHODS = ("anogan", "hybrid")
 RESIDUALS = ("l1", "ink")
 FEATURE_DISTANCES = ("l1", "cosine")
-INVERSION_SCORE_SETTINGS = ("residual", "feature_distance", "standardize")
+INVERSION_SCORE_SETTINGS = ("residual", "feature_distance", "standardize", "critic_weight")
+STANDARDIZED_TERMS = ("residual_l1", "residual_ink", "feature_l1", "feature_cosine", "critic")
 
 
 def check_methods(methods) -> list[str]:
@@ -103,6 +105,10 @@ class ScoringSettings:
         standardize: combine the two terms after standardising each on the
             normal validation images (mean 0, standard deviation 1), as
             f-AnoGAN does, so λ weighs comparable quantities.
+        critic_weight: μ, weight of a third term added to the standardised
+            score: the discriminator's verdict on x itself, -D(x) (its logit,
+            negated so that "looks generated" is high), standardised like the
+            others. 0 (default) keeps the two-term score.
         batch_size: images per inversion batch (speed only, never the scores).
         jit_compile: compile the inversion with XLA.
     """
@@ -117,6 +123,7 @@ class ScoringSettings:
     residual: str = "l1"
     feature_distance: str = "l1"
     standardize: bool = False
+    critic_weight: float = 0.0
     batch_size: int = 64
     jit_compile: bool = False
 
@@ -136,6 +143,10 @@ class ScoringSettings:
                 raise AnoganError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
         if self.learning_rate <= 0 or self.kappa < 0:
             raise AnoganError("learning rate must be > 0 and kappa >= 0")
+        if self.critic_weight < 0:
+            raise AnoganError(f"critic weight must be >= 0, got {self.critic_weight}")
+        if self.critic_weight and not self.standardize:
+            raise AnoganError("the critic term is only defined on standardised terms; add standardize")
 
     def relevant_to(self, method: str) -> dict:
         """The settings that change ``method``'s scores (what a calibration must match)."""
@@ -178,6 +189,8 @@ SETTING_FLAGS = {
     "feature_distance": ("--feature-distance",
                          "discrimination term of the anogan/hybrid score: l1 (AnoGAN) or cosine"),
     "standardize": ("--standardize", "standardise the anogan/hybrid score terms on normal validation images"),
+    "critic_weight": ("--critic-weight",
+                      "weight of the discriminator's verdict -D(x) in the standardised anogan/hybrid score"),
     "batch_size": ("--score-batch-size", "images per inversion batch (speed only)"),
     "jit_compile": ("--score-xla", "compile the inversion with XLA"),
 }
@@ -228,6 +241,8 @@ class InversionTerms:
             to [0, 1]): the share of the ink that does not match, in [0, 1].
         feature_l1: Σ|f(x) - f(G(z))| (AnoGAN's discrimination loss).
         feature_cosine: 1 - cos(f(x), f(G(z))).
+        critic: -D(x), the discriminator's logit for x negated (does not
+            depend on z).
         loss: the inversion's own objective at the last step,
             (1 - λ)·residual_l1 + λ·feature_l1.
         reconstruction: G(z) in [-1, 1], ``(N, 28, 28)``.
@@ -239,6 +254,7 @@ class InversionTerms:
     residual_ink: np.ndarray
     feature_l1: np.ndarray
     feature_cosine: np.ndarray
+    critic: np.ndarray
     loss: np.ndarray
     reconstruction: np.ndarray
     anomaly_map: np.ndarray
@@ -259,7 +275,7 @@ class InversionTerms:
 def fit_term_stats(terms: InversionTerms) -> dict:
     """Mean and standard deviation of each score term on normal images (for ``standardize``)."""
     stats = {}
-    for name in ("residual_l1", "residual_ink", "feature_l1", "feature_cosine"):
+    for name in STANDARDIZED_TERMS:
         values = np.asarray(getattr(terms, name), dtype=np.float64)
         if len(values) < 2:
             raise AnoganError("standardising the score terms needs at least two normal validation images")
@@ -277,14 +293,19 @@ def combine_terms(terms: InversionTerms, settings: ScoringSettings, stats: Optio
     residual_name = "residual_ink" if settings.residual == "ink" else "residual_l1"
     feature_name = "feature_cosine" if settings.feature_distance == "cosine" else "feature_l1"
     residual, feature = getattr(terms, residual_name), getattr(terms, feature_name)
-    weighted_residual, weighted_feature = residual, feature
+    score = (1.0 - settings.lam) * residual + settings.lam * feature
     if settings.standardize:
         if stats is None:
             raise AnoganError("standardised scores need the term statistics of normal validation images")
-        weighted_residual = (residual - stats[residual_name][0]) / stats[residual_name][1]
-        weighted_feature = (feature - stats[feature_name][0]) / stats[feature_name][1]
+
+        def standardized(name):
+            return (getattr(terms, name) - stats[name][0]) / stats[name][1]
+
+        score = (1.0 - settings.lam) * standardized(residual_name) + settings.lam * standardized(feature_name)
+        if settings.critic_weight:
+            score = score + settings.critic_weight * standardized("critic")
     return ScoreBatch(
-        score=((1.0 - settings.lam) * weighted_residual + settings.lam * weighted_feature).astype(np.float32),
+        score=score.astype(np.float32),
         residual_score=residual,
         discrimination_score=feature,
         reconstruction=terms.reconstruction,
@@ -298,6 +319,7 @@ class LatentInverter:
 
     Args:
         generator, feature_extractor: G and f, always called with ``training=False``.
+        critic_head: D's logit layer (f(x) -> logit), for the ``critic`` term.
         lam: λ of the loss.
         learning_rate: Adam learning rate on z.
         batch_size: the fixed batch the function is compiled for; shorter
@@ -305,12 +327,14 @@ class LatentInverter:
         jit_compile: compile with XLA.
     """
 
-    def __init__(self, generator, feature_extractor, lam, learning_rate, batch_size, jit_compile=False):
+    def __init__(self, generator, feature_extractor, critic_head, lam, learning_rate, batch_size,
+                 jit_compile=False):
         import keras
         import tensorflow as tf
 
         self.generator = generator
         self.feature_extractor = feature_extractor
+        self.critic_head = critic_head
         self.lam = float(lam)
         self.batch_size = int(batch_size)
         latent_dim = int(generator.input_shape[-1])
@@ -347,7 +371,8 @@ class LatentInverter:
         cosine = tf.reduce_sum(
             tf.math.l2_normalize(x_features, axis=1) * tf.math.l2_normalize(generated_features, axis=1), axis=1
         )
-        return residual, residual_ink, discrimination, 1.0 - cosine, generated, tf.identity(self.z)
+        critic = -tf.reshape(self.critic_head(x_features), [-1])
+        return residual, residual_ink, discrimination, 1.0 - cosine, critic, generated, tf.identity(self.z)
 
     def invert(self, x: np.ndarray, z0: np.ndarray, steps: int) -> InversionTerms:
         """Invert images ``x`` (model range, ``(N, 28, 28, 1)``) from latents ``z0``."""
@@ -361,7 +386,7 @@ class LatentInverter:
             if pad:
                 chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)])
                 chunk_z = np.concatenate([chunk_z, np.zeros((pad, chunk_z.shape[1]), np.float32)])
-            residual, residual_ink, discrimination, cosine, generated, z = (
+            residual, residual_ink, discrimination, cosine, critic, generated, z = (
                 t.numpy()[:n] for t in self.compiled_inversion(chunk, chunk_z, tf.constant(steps, tf.int32))
             )
             parts.append(InversionTerms(
@@ -369,6 +394,7 @@ class LatentInverter:
                 residual_ink=residual_ink,
                 feature_l1=discrimination,
                 feature_cosine=cosine,
+                critic=critic,
                 loss=(1.0 - self.lam) * residual + self.lam * discrimination,
                 reconstruction=generated[..., 0],
                 anomaly_map=np.abs(chunk[:n, ..., 0] - generated[..., 0]),
@@ -452,7 +478,7 @@ class Scorer:
                 f"the {method} method needs an encoder; train one with "
                 f"'anogan train-encoder --model {bundle.path}'"
             )
-        from anogan.models import make_feature_extractor
+        from anogan.models import logit_layer, make_feature_extractor
 
         self.bundle = bundle
         self.method = method
@@ -461,7 +487,7 @@ class Scorer:
         self.latent_dim = bundle.latent_dim
         if method in ("anogan", "hybrid"):
             self._inverter = LatentInverter(
-                bundle.generator, self.feature_extractor, self.settings.lam,
+                bundle.generator, self.feature_extractor, logit_layer(bundle.discriminator), self.settings.lam,
                 self.settings.learning_rate, self.settings.batch_size, self.settings.jit_compile,
             )
         self.term_stats: Optional[dict] = term_stats

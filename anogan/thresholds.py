@@ -166,7 +166,9 @@ def stored_calibration(bundle, method: str, settings) -> Optional[Calibration]:
     if values is None:
         return None
     calibration = Calibration.from_dict(values)
-    return calibration if calibration.current and calibration.settings == settings.relevant_to(method) else None
+    # a setting added after the calibration was made is read as its default
+    made_with = type(settings).from_dict(calibration.settings).relevant_to(method)
+    return calibration if calibration.current and made_with == settings.relevant_to(method) else None
 
 
 def calibrate(

@@ -146,6 +146,27 @@ def test_ink_residual_and_cosine_terms_are_bounded_and_the_default_is_anogan(sco
     np.testing.assert_allclose(paper.residual_score, terms.residual_l1)
 
 
+def test_critic_term_adds_the_standardised_discriminator_verdict(scoring_bundle, shapes_dataset, fast_settings):
+    from dataclasses import replace
+
+    from anogan.data import to_model_range
+
+    two_terms = replace(fast_settings, residual="ink", feature_distance="cosine", standardize=True, lam=0.5)
+    scorer = Scorer(scoring_bundle, "hybrid", replace(two_terms, critic_weight=0.5))
+    images = shapes_dataset.x_test[:20]
+    terms = scorer.invert(images)
+    logits = scoring_bundle.discriminator(to_model_range(images), training=False).numpy().ravel()
+    np.testing.assert_allclose(terms.critic, -logits, rtol=1e-4, atol=1e-4)
+    mean, std = scorer.term_stats["critic"]
+    without = Scorer(scoring_bundle, "hybrid", two_terms, term_stats=scorer.term_stats).score(images).score
+    np.testing.assert_allclose(scorer.score(images).score, without + 0.5 * (terms.critic - mean) / std,
+                               rtol=1e-4, atol=1e-4)
+    with pytest.raises(AnoganError, match="standardise"):
+        ScoringSettings(critic_weight=0.5)
+    with pytest.raises(AnoganError, match="critic weight"):
+        ScoringSettings(critic_weight=-1.0, standardize=True)
+
+
 def test_new_term_settings_are_checked_and_round_trip_through_the_cli():
     from anogan.cli import _build_parser, _settings
 
@@ -153,7 +174,8 @@ def test_new_term_settings_are_checked_and_round_trip_through_the_cli():
         ScoringSettings(residual="l2")
     with pytest.raises(AnoganError, match="feature distance"):
         ScoringSettings(feature_distance="dot")
-    settings = ScoringSettings(lam=0.5, residual="ink", feature_distance="cosine", standardize=True, hybrid_steps=7)
+    settings = ScoringSettings(lam=0.5, residual="ink", feature_distance="cosine", standardize=True, hybrid_steps=7,
+                               critic_weight=0.25)
     args = _build_parser().parse_args(["score", "x", "--model", "m", "--method", "hybrid", "--out", "o.csv",
                                        *settings.as_flags()])
     assert _settings(args) == settings

@@ -63,6 +63,16 @@ def test_stored_calibration_must_match_the_settings(scoring_bundle_copy):
     assert stored_calibration(scoring_bundle_copy, "encoder", ScoringSettings(kappa=1.0, steps=7)) is not None
 
 
+def test_a_calibration_made_before_a_setting_existed_reads_it_as_its_default(scoring_bundle_copy):
+    settings = ScoringSettings(hybrid_steps=2, batch_size=16)
+    calibrate(Scorer(scoring_bundle_copy, "hybrid", settings))
+    stored = scoring_bundle_copy.metadata["calibration"]["hybrid"]["settings"]
+    del stored["critic_weight"]  # as written before the critic term existed
+    assert stored_calibration(scoring_bundle_copy, "hybrid", settings) is not None
+    changed = ScoringSettings(hybrid_steps=2, batch_size=16, standardize=True, critic_weight=0.5)
+    assert stored_calibration(scoring_bundle_copy, "hybrid", changed) is None
+
+
 def test_calibration_round_trips_through_a_dict():
     calibration = calibrate_scores("hybrid", {"lam": 0.1}, np.array([1.0, 2.0, 3.0]))
     assert Calibration.from_dict(json.loads(json.dumps(calibration.to_dict()))) == calibration
