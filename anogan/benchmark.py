@@ -221,7 +221,8 @@ def _score_dev(bundle, dev, candidates: Sequence[Candidate]) -> dict[str, dict]:
     for candidate in candidates:
         started = time.perf_counter()
         if candidate.method in INVERSION_METHODS:
-            search = replace(candidate.settings, residual="l1", feature_distance="l1", standardize=False)
+            search = replace(candidate.settings, residual="l1", feature_distance="l1", standardize=False,
+                             critic_weight=0.0)
             key = (candidate.method, search)
             if key not in inversions:
                 scorer = Scorer(bundle, candidate.method, search)

@@ -67,7 +67,7 @@ def test_dev_split_benchmark_shares_one_inversion_and_matches_the_scorer(tmp_pat
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32,
                              split="dev", dev_anomalies=40)
     standardized = ScoringSettings(hybrid_steps=3, batch_size=16, residual="ink", feature_distance="cosine",
-                                   standardize=True, lam=0.5)
+                                   standardize=True, lam=0.5, critic_weight=0.5)
     candidates = [Candidate("hybrid-paper", "hybrid", ScoringSettings(hybrid_steps=3, batch_size=16)),
                   Candidate("hybrid-ink-cosine", "hybrid", standardized),
                   Candidate("encoder", "encoder")]
@@ -78,6 +78,7 @@ def test_dev_split_benchmark_shares_one_inversion_and_matches_the_scorer(tmp_pat
     assert record["split"] == "dev" and record["n_anomaly"] == 40 and record["n_normal"] + record["n_fit"] == 6
     assert "--split dev" in record["command"] and "--standardize" in record["command"]
     assert "--candidate hybrid-ink-cosine" in record["command"] and "--feature-distance cosine" in record["command"]
+    assert "--critic-weight 0.5" in record["command"]
 
     # The shared inversion gives what the product's scorer gives, fitted on the same normal images.
     bundle = load_bundle(out / "runs" / "mnist_class0_seed0")
