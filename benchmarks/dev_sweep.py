@@ -60,7 +60,7 @@ def candidates() -> list[Candidate]:
         *[Candidate(f"hybrid0-ink-cos-std-lam{lam:g}-crit{critic:g}", "hybrid",
                     ScoringSettings(hybrid_steps=0, lam=lam, residual="ink", feature_distance="cosine",
                                     critic_weight=critic, **std))
-          for lam, critic in ((0.5, 0.25), (0.7, 0.25), (0.7, 0.5), (0.7, 1.0))],
+          for lam, critic in ((0.5, 0.25), (0.7, 0.25), (0.7, 0.5), (0.7, 1.0), (0.7, 2.0))],
         Candidate("hybrid100-ink-cos-std-lam0.5", "hybrid",
                   ScoringSettings(hybrid_steps=100, lam=0.5, residual="ink", feature_distance="cosine", **std)),
     ]
