@@ -170,11 +170,19 @@ class GANTrainer:
         self.generator_optimizer.finalize_variable_values(self.generator.trainable_variables)
         self.discriminator_optimizer.finalize_variable_values(self.discriminator.trainable_variables)
 
+    def _dropout_states(self) -> list:
+        """The random states of the Dropout layers: not in the saved models, but a resumed run needs them
+        to draw the masks an uninterrupted run would."""
+        return [layer.seed_generator.state for model in (self.generator, self.discriminator)
+                for layer in model.layers if hasattr(layer, "seed_generator")]
+
     def optimizer_state(self) -> dict[str, np.ndarray]:
         state = {}
         for name, optimizer in (("gen", self.generator_optimizer), ("disc", self.discriminator_optimizer)):
             for i, variable in enumerate(optimizer.variables):
                 state[f"{name}_{i:04d}"] = np.asarray(variable)
+        for i, variable in enumerate(self._dropout_states()):
+            state[f"dropout_{i:04d}"] = np.asarray(variable)
         state["noise_state"] = self.noise.state.numpy()
         return state
 
@@ -185,6 +193,9 @@ class GANTrainer:
                 raise AnoganError("checkpoint optimiser state does not match the model")
             for key, variable in zip(keys, optimizer.variables):
                 variable.assign(state[key])
+        # checkpoints written before the Dropout states were saved resume with fresh ones
+        for key, variable in zip(sorted(k for k in state if k.startswith("dropout_")), self._dropout_states()):
+            variable.assign(state[key])
         self.noise.reset(state["noise_state"])
 
 

@@ -152,6 +152,19 @@ def test_generator_ema_changes_only_the_saved_generator(tmp_path, shapes_npz):
         _train("mnist", out=tmp_path / "bad", generator_ema=1.0, **common)
 
 
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, shapes_npz, ema):
+    # the checkpoint carries the optimisers (with their weight averages), the noise and the Dropout states
+    common = dict(normal=[0], data=shapes_npz, batch_size=32, seed=3, progress=False,
+                  generator_ema=ema, discriminator_ema=ema)
+    straight = _train("mnist", epochs=2, out=tmp_path / "straight", **common)
+    _train("mnist", epochs=1, out=tmp_path / "resumed", **common)
+    resumed = _train("mnist", epochs=2, out=tmp_path / "resumed", resume=True, **common)
+    for model in ("generator", "discriminator"):
+        for left, right in zip(_weights(getattr(straight, model)), _weights(getattr(resumed, model))):
+            assert np.array_equal(left, right)
+
+
 def test_discriminator_ema_changes_only_the_saved_discriminator(tmp_path, shapes_npz):
     common = dict(normal=[0], epochs=2, data=shapes_npz, batch_size=32, seed=3, progress=False)
     plain = _train("mnist", out=tmp_path / "plain", **common)
