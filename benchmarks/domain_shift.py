@@ -9,18 +9,18 @@ Fashion-MNIST test images when ``--fashion`` is given), scores them with
 each candidate of ``benchmarks/dev_sweep.py`` named in ``--candidates``,
 calibrated as the product calibrates (split-conformal, 1 % false-positive
 rate, on the bundle's normal validation images), and writes the share of
-each kind that is flagged to ``benchmarks/results/domain_shift.json``.
+each kind that is flagged to ``benchmarks/results/domain_shift.json`` (and,
+as a table of means over the bundles, to the same name ending in ``.md``).
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from anogan.artifacts import write_json_atomic
+from anogan.artifacts import write_json_atomic, write_text_atomic
 from anogan.data import load_dataset
 from anogan.pipeline import open_bundle
 from anogan.scoring import Scorer
@@ -95,7 +95,23 @@ def main(argv=None) -> int:
             print(f"{Path(run).name} {candidate.name}: " + ", ".join(f"{k} {v:.0%}" for k, v in flagged.items()),
                   flush=True)
     write_json_atomic(args.out, report)
+    table = flagged_table(report)
+    write_text_atomic(Path(args.out).with_suffix(".md"), table)
+    print(table)
     return 0
+
+
+def flagged_table(report: dict) -> str:
+    """% flagged per kind, mean over the bundles, one row per candidate (the README's table)."""
+    candidates = report["flagged"]
+    kinds = list(next(iter(next(iter(candidates.values())).values())))
+    lines = [f"% flagged at the bundle's 1 % threshold, mean over {', '.join(next(iter(candidates.values())))} "
+             "(written by benchmarks/domain_shift.py).", "",
+             "| candidate | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+    for name, per_bundle in candidates.items():
+        means = [100 * np.mean([flagged[kind] for flagged in per_bundle.values()]) for kind in kinds]
+        lines.append(f"| {name} | " + " | ".join(f"{m:.0f}" for m in means) + " |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
