@@ -139,17 +139,21 @@ def test_mixed_bfloat16_training_saves_a_float32_bundle(tmp_path, shapes_npz):
         _train("mnist", normal=[0], epochs=1, out=tmp_path / "x", data=shapes_npz, precision="float8")
 
 
-def test_generator_ema_changes_only_the_saved_generator(tmp_path, shapes_npz):
+@pytest.mark.parametrize("averaged_role, trained_against", [("generator", "discriminator"),
+                                                            ("discriminator", "generator")])
+def test_an_ema_changes_only_the_saved_model_it_averages(tmp_path, shapes_npz, averaged_role, trained_against):
     common = dict(normal=[0], epochs=2, data=shapes_npz, batch_size=32, seed=3, progress=False)
+    option = f"{averaged_role}_ema"
     plain = _train("mnist", out=tmp_path / "plain", **common)
-    averaged = _train("mnist", out=tmp_path / "ema", generator_ema=0.9, **common)
-    # the document's train step is untouched: D (trained against the raw G) is the same weight for weight
-    for left, right in zip(_weights(plain.discriminator), _weights(averaged.discriminator)):
+    averaged = _train("mnist", out=tmp_path / "ema", **{option: 0.9}, **common)
+    # the document's train step runs on the raw weights, so the other network is the same weight for weight
+    for left, right in zip(_weights(getattr(plain, trained_against)), _weights(getattr(averaged, trained_against))):
         assert np.array_equal(left, right)
-    assert not all(np.array_equal(a, b) for a, b in zip(_weights(plain.generator), _weights(averaged.generator)))
-    assert load_bundle(averaged.path).metadata["training"]["generator_ema"] == 0.9
-    with pytest.raises(AnoganError, match="EMA"):
-        _train("mnist", out=tmp_path / "bad", generator_ema=1.0, **common)
+    assert not all(np.array_equal(a, b) for a, b in zip(_weights(getattr(plain, averaged_role)),
+                                                        _weights(getattr(averaged, averaged_role))))
+    assert load_bundle(averaged.path).metadata["training"][option] == 0.9
+    with pytest.raises(AnoganError, match=f"{averaged_role}'s EMA"):
+        _train("mnist", out=tmp_path / "bad", **{option: 1.0}, **common)
 
 
 @pytest.mark.parametrize("ema", [0.0, 0.9])
@@ -163,17 +167,3 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, s
     for model in ("generator", "discriminator"):
         for left, right in zip(_weights(getattr(straight, model)), _weights(getattr(resumed, model))):
             assert np.array_equal(left, right)
-
-
-def test_discriminator_ema_changes_only_the_saved_discriminator(tmp_path, shapes_npz):
-    common = dict(normal=[0], epochs=2, data=shapes_npz, batch_size=32, seed=3, progress=False)
-    plain = _train("mnist", out=tmp_path / "plain", **common)
-    averaged = _train("mnist", out=tmp_path / "ema", discriminator_ema=0.9, **common)
-    # training runs on the raw weights, so G (trained against the raw D) is the same weight for weight
-    for left, right in zip(_weights(plain.generator), _weights(averaged.generator)):
-        assert np.array_equal(left, right)
-    assert not all(np.array_equal(a, b)
-                   for a, b in zip(_weights(plain.discriminator), _weights(averaged.discriminator)))
-    assert load_bundle(averaged.path).metadata["training"]["discriminator_ema"] == 0.9
-    with pytest.raises(AnoganError, match="discriminator's EMA"):
-        _train("mnist", out=tmp_path / "bad", discriminator_ema=-0.1, **common)
