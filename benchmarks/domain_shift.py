@@ -10,7 +10,8 @@ each candidate of ``benchmarks/dev_sweep.py`` named in ``--candidates``,
 calibrated as the product calibrates (split-conformal, 1 % false-positive
 rate, on the bundle's normal validation images), and writes the share of
 each kind that is flagged to ``benchmarks/results/domain_shift.json`` (and,
-as a table of means over the bundles, to the same name ending in ``.md``).
+as a table of means over the bundles, to the same name ending in ``.md``);
+for standardised inversion scores it also records each term's median per kind.
 """
 
 import argparse
@@ -92,6 +93,9 @@ def main(argv=None) -> int:
                        for kind, images in kinds.items()}
             flagged["all kinds"] = float(np.mean(list(flagged.values())))
             report["flagged"].setdefault(candidate.name, {})[Path(run).name] = flagged
+            if scorer.term_stats is not None:
+                report.setdefault("median_standardized_terms", {}).setdefault(candidate.name, {})[
+                    Path(run).name] = median_terms(scorer, kinds)
             print(f"{Path(run).name} {candidate.name}: " + ", ".join(f"{k} {v:.0%}" for k, v in flagged.items()),
                   flush=True)
     write_json_atomic(args.out, report)
@@ -99,6 +103,17 @@ def main(argv=None) -> int:
     write_text_atomic(Path(args.out).with_suffix(".md"), table)
     print(table)
     return 0
+
+
+def median_terms(scorer: Scorer, kinds: dict[str, np.ndarray]) -> dict:
+    """Per kind, the median of each standardised inversion term: which term lets a kind through."""
+    stats = scorer.term_stats
+    medians = {}
+    for kind, images in kinds.items():
+        terms = scorer.invert(images)
+        medians[kind] = {name: round(float(np.median((getattr(terms, name) - mean) / std)), 2)
+                         for name, (mean, std) in stats.items()}
+    return medians
 
 
 def flagged_table(report: dict) -> str:
