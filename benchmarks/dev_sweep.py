@@ -90,6 +90,9 @@ def main(argv=None) -> int:
                         help="train the bundles with this EMA momentum of D")
     parser.add_argument("--encoder-from", metavar="RUNS_DIR",
                         help="copy the GANs of these bundles and train only new encoders (--encoder-epochs)")
+    parser.add_argument("--pair-with", metavar="PREFIX",
+                        help="pair the training candidate with the bundles of this prefix (e.g. ema0.99-) "
+                        "instead of the ones it started from")
     parser.add_argument("--runs-dir")
     parser.add_argument("--tables-only", action="store_true", help="rebuild the tables from the result files")
     parser.add_argument("--out", help="result folder (default benchmarks/results/DATASET-dev)")
@@ -112,8 +115,9 @@ def main(argv=None) -> int:
                       runs_dir=runs_dir)
     print(summarize(out).read_text())
     if prefix:
-        table = paired_table(load_results(out), prefix, twin_prefix(args))
-        write_text_atomic(Path(out) / f"{prefix}paired.md", table)
+        base = twin_prefix(args) if args.pair_with is None else args.pair_with
+        table = paired_table(load_results(out), prefix, base)
+        write_text_atomic(Path(out) / f"{prefix}paired{'-with-' + base[:-1] if args.pair_with else ''}.md", table)
         print(table)
     return 0
 
