@@ -181,7 +181,8 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_ema_options(bench)
     bench.add_argument("--methods", default="encoder,hybrid", help="comma-separated methods (default encoder,hybrid)")
     bench.add_argument("--anogan-limit", type=int, default=1000,
-                       help="the anogan method scores a fixed seeded subset of this many test images (default 1000)")
+                       help="the anogan method with inversion steps scores a fixed seeded subset of this many "
+                       "test images (default 1000)")
     bench.add_argument("--split", choices=("test", "dev"), default="test",
                        help="test: the official test split, run once per frozen configuration (default); dev: "
                        "held-out normal training images against a seeded sample of the other classes' training "

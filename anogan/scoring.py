@@ -16,7 +16,10 @@ Methods:
     Search z so that G(z) matches x by minimising
     (1 - λ)·Σ|x - G(z)| + λ·Σ|f(x) - f(G(z))| with Adam on z only, for
     Γ steps; f is the discriminator's feature layer. The score is the same
-    combination at the last step.
+    combination at the last step. z starts at ``restarts`` random draws (the
+    best end point is kept) or, with ``latent_bank`` N, at the nearest of N
+    seeded samples z ~ N(0, 1): the one whose G(z) the discriminator sees
+    most like x (cosine of f(x) and f(G(z))), so 0 steps is a pure search.
 ``encoder`` (f-AnoGAN izi_f, Schlegl et al. 2019)
     z = E(x) in one forward pass; score = MSE(x, G(z)) + κ·MSE(f(x), f(G(z))).
 ``hybrid``
@@ -61,6 +64,9 @@ METHODS = ("anogan", "encoder", "hybrid", "feature-knn")
 # whether another latent-inversion configuration replaces it (README, "How the defaults were chosen").
 DEFAULT_METHOD = "encoder"
 INVERSION_METHODS = ("anogan", "hybrid")
+# The latent bank's samples are a function of the settings alone, so a score stays a pure function of
+# (bundle, image, settings).
+LATENT_BANK_SEED = 0
 RESIDUALS = ("l1", "ink")
 FEATURE_DISTANCES = ("l1", "cosine")
 INVERSION_SCORE_SETTINGS = ("residual", "feature_distance", "standardize", "critic_weight")
@@ -94,6 +100,11 @@ class ScoringSettings:
         hybrid_steps: inversion steps of ``hybrid`` after the encoder's guess.
         learning_rate: Adam learning rate on z.
         restarts: z initialisations per image for ``anogan``; the best is kept.
+        latent_bank: when above 0, ``anogan`` starts each z at the nearest
+            of this many seeded samples z ~ N(0, 1) in the discriminator's
+            feature space (cosine of f(x) and f(G(z))) instead of at
+            ``restarts`` random draws. The samples and their features are
+            computed once per scorer.
         kappa: κ, weight of the feature term of ``encoder`` (f-AnoGAN: 1).
         neighbours: k, normal training images compared with by ``feature-knn``.
         residual: the inversion score's residual term: ``l1`` (AnoGAN's
@@ -118,6 +129,7 @@ class ScoringSettings:
     hybrid_steps: int = 30
     learning_rate: float = 0.02
     restarts: int = 1
+    latent_bank: int = 0
     kappa: float = 1.0
     neighbours: int = 5
     residual: str = "l1"
@@ -141,6 +153,10 @@ class ScoringSettings:
         for name in ("restarts", "neighbours", "batch_size"):
             if getattr(self, name) < 1:
                 raise AnoganError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
+        if self.latent_bank < 0:
+            raise AnoganError(f"latent bank must be >= 0, got {self.latent_bank}")
+        if self.latent_bank and self.restarts > 1:
+            raise AnoganError("a latent bank replaces random restarts; use one or the other")
         if self.learning_rate <= 0 or self.kappa < 0:
             raise AnoganError("learning rate must be > 0 and kappa >= 0")
         if self.critic_weight < 0:
@@ -151,7 +167,7 @@ class ScoringSettings:
     def relevant_to(self, method: str) -> dict:
         """The settings that change ``method``'s scores (what a calibration must match)."""
         keys = {
-            "anogan": ("lam", "steps", "learning_rate", "restarts") + INVERSION_SCORE_SETTINGS,
+            "anogan": ("lam", "steps", "learning_rate", "restarts", "latent_bank") + INVERSION_SCORE_SETTINGS,
             "encoder": ("kappa",),
             "hybrid": ("lam", "hybrid_steps", "learning_rate") + INVERSION_SCORE_SETTINGS,
             "feature-knn": ("neighbours",),
@@ -183,6 +199,8 @@ SETTING_FLAGS = {
     "hybrid_steps": ("--hybrid-steps", "inversion steps of the hybrid method"),
     "learning_rate": ("--inversion-lr", "Adam learning rate on z"),
     "restarts": ("--restarts", "z initialisations per image, anogan method"),
+    "latent_bank": ("--latent-bank", "anogan method: start z at the nearest of this many sampled latents "
+                    "(D-feature cosine) instead of random restarts"),
     "kappa": ("--kappa", "weight of the feature term of the encoder score"),
     "neighbours": ("--neighbours", "normal training images the feature-knn method compares with"),
     "residual": ("--residual", "residual term of the anogan/hybrid score: l1 (AnoGAN) or ink (over the ink)"),
@@ -403,27 +421,29 @@ class LatentInverter:
         return InversionTerms.concatenate(parts)
 
 
-class NearestNormals:
-    """Cosine k-nearest-neighbour distance to normal images in the discriminator's feature space.
+class NearestFeatures:
+    """Cosine k-nearest-neighbour distance to reference images in a feature space.
 
     The reference features are computed once, unit-normalised, at
-    construction; each query is one compiled matmul and top-k.
+    construction; each query is one compiled matmul and top-k. ``feature-knn``
+    uses the normal training images as references, the ``latent_bank``
+    search the generator's samples.
 
     Args:
         feature_extractor: f, called with ``training=False``.
-        reference_images: normal training images, ``uint8`` ``(M, 28, 28)``.
+        reference: reference images in the model range, ``(M, 28, 28, 1)``.
         neighbours: k.
     """
 
-    def __init__(self, feature_extractor, reference_images: np.ndarray, neighbours: int):
+    def __init__(self, feature_extractor, reference: np.ndarray, neighbours: int):
         import tensorflow as tf
 
-        if len(reference_images) < neighbours:
-            raise AnoganError(f"feature-knn needs at least {neighbours} reference images, "
-                              f"the bundle holds {len(reference_images)}")
+        if len(reference) < neighbours:
+            raise AnoganError(f"a {neighbours}-nearest-neighbour search needs at least {neighbours} reference "
+                              f"images, got {len(reference)}")
         self.feature_extractor = feature_extractor
         self.neighbours = int(neighbours)
-        self.reference = to_model_range(reference_images)
+        self.reference = np.asarray(reference, np.float32)
         self._bank = tf.concat([self._unit_features(self.reference[i : i + 512])
                                 for i in range(0, len(self.reference), 512)], axis=0)
         image_batch = tf.TensorSpec([None, *self.reference.shape[1:]], tf.float32)
@@ -495,8 +515,14 @@ class Scorer:
             normals = bundle.validation_images() if fit_images is None else fit_images
             self.term_stats = fit_term_stats(self.invert(normals))
         if method == "feature-knn":
-            self._nearest = NearestNormals(self.feature_extractor, bundle.reference_images(),
-                                           self.settings.neighbours)
+            self._nearest = NearestFeatures(self.feature_extractor, to_model_range(bundle.reference_images()),
+                                            self.settings.neighbours)
+        if method == "anogan" and self.settings.latent_bank:
+            self._bank_latents = np.random.default_rng(LATENT_BANK_SEED).standard_normal(
+                (self.settings.latent_bank, self.latent_dim)).astype(np.float32)
+            samples = np.concatenate([bundle.generator(self._bank_latents[i : i + 512], training=False).numpy()
+                                      for i in range(0, len(self._bank_latents), 512)])
+            self._bank = NearestFeatures(self.feature_extractor, samples, 1)
         # the one compiled function that does this method's work, built here and reused for every batch
         if method == "encoder":
             image_batch = tf.TensorSpec([None, *bundle.metadata["image_shape"]], tf.float32)
@@ -583,6 +609,9 @@ class Scorer:
         return ScoreBatch.concatenate(parts)
 
     def _invert_anogan(self, images: np.ndarray, x: np.ndarray) -> InversionTerms:
+        if self.settings.latent_bank:
+            nearest = np.concatenate([self._bank.query(x[i : i + 256])[1] for i in range(0, len(x), 256)])
+            return self._inverter.invert(x, self._bank_latents[nearest], self.settings.steps)
         best = None
         for restart in range(self.settings.restarts):
             result = self._inverter.invert(x, initial_latents(images, self.latent_dim, restart), self.settings.steps)

@@ -61,6 +61,11 @@ def candidates() -> list[Candidate]:
                     ScoringSettings(hybrid_steps=0, lam=lam, residual="ink", feature_distance="cosine",
                                     critic_weight=critic, **std))
           for lam, critic in ((0.5, 0.25), (0.7, 0.25), (0.7, 0.5), (0.7, 1.0), (0.7, 2.0))],
+        # AnoGAN with z found by search alone: the nearest of N sampled latents in D's feature space, 0 steps
+        *[Candidate(f"anogan0-bank{bank}-ink-cos-std-lam0.7{f'-crit{critic:g}' if critic else ''}", "anogan",
+                    ScoringSettings(steps=0, latent_bank=bank, lam=0.7, residual="ink", feature_distance="cosine",
+                                    critic_weight=critic, **std))
+          for bank, critic in ((2048, 1.0), (2048, 2.0), (8192, 0.0), (8192, 1.0), (8192, 2.0))],
         Candidate("hybrid100-ink-cos-std-lam0.5", "hybrid",
                   ScoringSettings(hybrid_steps=100, lam=0.5, residual="ink", feature_distance="cosine", **std)),
     ]

@@ -23,7 +23,7 @@ def main(argv=None) -> int:
 
     from anogan.artifacts import write_json_atomic
     from anogan.data import load_dataset, one_class_split, to_model_range
-    from anogan.scoring import NearestNormals
+    from anogan.scoring import NearestFeatures
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)
@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     aurocs = {}
     for normal_class in range(len(dataset.class_names)):
         split = one_class_split(dataset, [normal_class], seed=0)
-        nearest = NearestNormals(pixels, split.x_train, args.neighbours)
+        nearest = NearestFeatures(pixels, to_model_range(split.x_train), args.neighbours)
         distance, _ = nearest.query(to_model_range(split.x_test))
         aurocs[str(normal_class)] = float(roc_auc_score(split.is_anomaly_test, distance))
         print(f"class {normal_class}: AUROC {100 * aurocs[str(normal_class)]:.1f}", flush=True)

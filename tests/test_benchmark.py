@@ -37,6 +37,17 @@ def test_benchmark_writes_one_file_per_result_and_resumes(tmp_path, shapes_npz, 
     assert len(load_results(out)) == 2
 
 
+def test_only_a_stepping_anogan_search_scores_the_test_subset(tmp_path, shapes_npz):
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32,
+                             anogan_limit=10)
+    candidates = [Candidate("anogan-steps", "anogan", ScoringSettings(steps=2)),
+                  Candidate("anogan0-bank", "anogan", ScoringSettings(steps=0, latent_bank=64))]
+    records = {r["candidate"]: r for r in run_benchmark(config, [0], [0], candidates, tmp_path, progress=False)}
+    assert records["anogan-steps"]["n_test"] == 10 and records["anogan-steps"]["anogan_limit"] == 10
+    assert records["anogan0-bank"]["n_test"] == 60 and records["anogan0-bank"]["anogan_limit"] is None
+    assert "--latent-bank 64" in records["anogan0-bank"]["command"]
+
+
 def test_rerun_script_retrains_from_the_recorded_command_and_logs_the_comparison(tmp_path, shapes_npz, monkeypatch):
     import csv
     import importlib.util

@@ -57,6 +57,33 @@ def test_inversion_is_compiled_once_for_every_batch(scoring_bundle, shapes_datas
     assert scorer.traces() == 1
 
 
+def test_latent_bank_starts_at_the_sample_the_discriminator_sees_most_like_x(scoring_bundle, shapes_dataset):
+    images = shapes_dataset.x_test[:10]
+    small = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=0, latent_bank=32))
+    large = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=0, latent_bank=256))
+    bank = np.random.default_rng(0).standard_normal((256, scoring_bundle.latent_dim)).astype(np.float32)
+    found_small, found_large = small.invert(images), large.invert(images)
+    # every start is one of the bank's samples, and the larger bank holds the smaller one, so its nearest
+    # sample is at least as close
+    assert all(np.any(np.all(np.isclose(bank, z, atol=1e-6), axis=1)) for z in found_large.z)
+    assert np.all(found_large.feature_cosine <= found_small.feature_cosine + 1e-5)
+    random_start = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=0)).invert(images)
+    assert found_large.feature_cosine.mean() < random_start.feature_cosine.mean()
+
+
+def test_latent_bank_search_ranks_anomalies_and_is_compiled_once(scoring_bundle, shapes_dataset):
+    scorer = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=0, latent_bank=256, batch_size=16))
+    scores = scorer.score(shapes_dataset.x_test).score
+    assert roc_auc_score(shapes_dataset.y_test != 0, scores) > 0.75
+    for size in (3, 17):
+        scorer.score(shapes_dataset.x_test[:size])
+    assert scorer.traces() == 1
+    with pytest.raises(AnoganError, match="latent bank"):
+        ScoringSettings(latent_bank=-1)
+    with pytest.raises(AnoganError, match="restarts"):
+        ScoringSettings(latent_bank=64, restarts=2)
+
+
 def test_hybrid_starts_from_the_encoder(scoring_bundle, shapes_dataset):
     images = shapes_dataset.x_test[:4]
     encoder = Scorer(scoring_bundle, "encoder").score(images)
@@ -175,7 +202,7 @@ def test_new_term_settings_are_checked_and_round_trip_through_the_cli():
     with pytest.raises(AnoganError, match="feature distance"):
         ScoringSettings(feature_distance="dot")
     settings = ScoringSettings(lam=0.5, residual="ink", feature_distance="cosine", standardize=True, hybrid_steps=7,
-                               critic_weight=0.25)
+                               critic_weight=0.25, latent_bank=128)
     args = _build_parser().parse_args(["score", "x", "--model", "m", "--method", "hybrid", "--out", "o.csv",
                                        *settings.as_flags()])
     assert _settings(args) == settings
