@@ -510,10 +510,6 @@ class Scorer:
                 bundle.generator, self.feature_extractor, logit_layer(bundle.discriminator), self.settings.lam,
                 self.settings.learning_rate, self.settings.batch_size, self.settings.jit_compile,
             )
-        self.term_stats: Optional[dict] = term_stats
-        if method in INVERSION_METHODS and self.settings.standardize and term_stats is None:
-            normals = bundle.validation_images() if fit_images is None else fit_images
-            self.term_stats = fit_term_stats(self.invert(normals))
         if method == "feature-knn":
             self._nearest = NearestFeatures(self.feature_extractor, to_model_range(bundle.reference_images()),
                                             self.settings.neighbours)
@@ -523,6 +519,10 @@ class Scorer:
             samples = np.concatenate([bundle.generator(self._bank_latents[i : i + 512], training=False).numpy()
                                       for i in range(0, len(self._bank_latents), 512)])
             self._bank = NearestFeatures(self.feature_extractor, samples, 1)
+        self.term_stats: Optional[dict] = term_stats
+        if method in INVERSION_METHODS and self.settings.standardize and term_stats is None:
+            normals = bundle.validation_images() if fit_images is None else fit_images
+            self.term_stats = fit_term_stats(self.invert(normals))
         # the one compiled function that does this method's work, built here and reused for every batch
         if method == "encoder":
             image_batch = tf.TensorSpec([None, *bundle.metadata["image_shape"]], tf.float32)

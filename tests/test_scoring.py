@@ -78,6 +78,10 @@ def test_latent_bank_search_ranks_anomalies_and_is_compiled_once(scoring_bundle,
     for size in (3, 17):
         scorer.score(shapes_dataset.x_test[:size])
     assert scorer.traces() == 1
+    standardised = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=0, latent_bank=256, batch_size=16,
+                                                                    standardize=True, critic_weight=1.0))
+    assert set(standardised.term_stats) >= {"residual_l1", "critic"}
+    assert roc_auc_score(shapes_dataset.y_test != 0, standardised.score(shapes_dataset.x_test).score) > 0.75
     with pytest.raises(AnoganError, match="latent bank"):
         ScoringSettings(latent_bank=-1)
     with pytest.raises(AnoganError, match="restarts"):
