@@ -10,7 +10,6 @@ writes benchmarks/results/<dataset>/control_pixel-knn.json (AUROC per class).
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
