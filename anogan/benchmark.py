@@ -75,13 +75,14 @@ class BenchmarkConfig:
     anogan_limit: int = 1000
     split: str = "test"
     dev_anomalies: int = DEV_ANOMALIES
+    precision: str = "float32"
     generator_ema: float = 0.0
     discriminator_ema: float = 0.0
 
     def train_config(self, normal_class: int, seed: int) -> TrainConfig:
         return TrainConfig(dataset=self.dataset, normal=(str(normal_class),), epochs=self.epochs, data=self.data,
-                           batch_size=self.batch_size, seed=seed, generator_ema=self.generator_ema,
-                           discriminator_ema=self.discriminator_ema)
+                           batch_size=self.batch_size, seed=seed, precision=self.precision,
+                           generator_ema=self.generator_ema, discriminator_ema=self.discriminator_ema)
 
     def command(self, normal_class: int, seed: int, candidate: Candidate, out: Path) -> str:
         words = ["anogan", "benchmark", "--dataset", self.dataset]
@@ -90,6 +91,8 @@ class BenchmarkConfig:
         words += ["--classes", str(normal_class), "--seeds", str(seed), "--epochs", str(self.epochs),
                   "--encoder-epochs", str(self.encoder_epochs), "--batch-size", str(self.batch_size),
                   "--methods", candidate.method]
+        if self.precision != "float32":
+            words += ["--precision", self.precision]
         if self.generator_ema:
             words += ["--generator-ema", str(self.generator_ema)]
         if self.discriminator_ema:
@@ -178,8 +181,8 @@ def run_cell(config: BenchmarkConfig, normal_class: int, seed: int, candidates: 
             "train_seconds": timing["train_seconds"],
             "encoder_seconds": timing["encoder_seconds"] if candidate.method in ENCODER_METHODS else 0.0,
             "epochs": config.epochs, "encoder_epochs": config.encoder_epochs,
-            "batch_size": config.batch_size, "generator_ema": config.generator_ema,
-            "discriminator_ema": config.discriminator_ema,
+            "batch_size": config.batch_size, "precision": config.precision,
+            "generator_ema": config.generator_ema, "discriminator_ema": config.discriminator_ema,
             "settings": candidate.settings.relevant_to(candidate.method),
             "command": config.command(normal_class, seed, candidate, out),
             "produced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -68,9 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
                        help="share of normal training images held out as normal validation data (default 0.1)")
     train.add_argument("--xla", dest="jit_compile", action="store_true",
                        help="compile the train step with XLA (off by default: slower on the CPUs we measured)")
-    train.add_argument("--precision", choices=PRECISIONS, default="float32",
-                       help="float32 (default, the document's) or mixed_bfloat16: hidden layers in bfloat16 for "
-                       "faster training on CPUs with bfloat16 instructions; the bundle is saved in float32")
+    _add_precision_option(train)
     _add_ema_options(train)
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory for the bundle and logs")
     train.add_argument("--resume", action="store_true",
@@ -178,6 +176,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--epochs", type=int, required=True, help="GAN epochs per run (the last epoch is used)")
     bench.add_argument("--encoder-epochs", type=int, default=30, help="encoder epochs (default 30)")
     bench.add_argument("--batch-size", type=int, default=256, help="GAN batch size (default 256)")
+    _add_precision_option(bench)
     _add_ema_options(bench)
     bench.add_argument("--methods", default="encoder,hybrid", help="comma-separated methods (default encoder,hybrid)")
     bench.add_argument("--anogan-limit", type=int, default=1000,
@@ -215,6 +214,12 @@ def _build_parser() -> argparse.ArgumentParser:
     dashboard.set_defaults(handler=_dashboard)
     return parser
 
+
+
+def _add_precision_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32",
+                        help="float32 (default, the document's) or mixed_bfloat16: hidden layers in bfloat16 for "
+                        "faster training on CPUs with bfloat16 instructions; the bundle is saved in float32")
 
 
 def _add_ema_options(parser: argparse.ArgumentParser) -> None:
@@ -396,8 +401,8 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
-                             generator_ema=args.generator_ema, discriminator_ema=args.discriminator_ema,
-                             anogan_limit=args.anogan_limit, split=args.split, dev_anomalies=args.dev_anomalies)
+                             precision=args.precision, generator_ema=args.generator_ema,
+                             discriminator_ema=args.discriminator_ema, anogan_limit=args.anogan_limit, split=args.split, dev_anomalies=args.dev_anomalies)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.candidate and len(methods) != 1:

@@ -97,6 +97,8 @@ def main(argv=None) -> int:
     parser.add_argument("--encoder-epochs", type=int, default=DEFAULT_ENCODER_EPOCHS)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
     parser.add_argument("--only", help="comma-separated candidate names (default: all)")
+    parser.add_argument("--precision", choices=("float32", "mixed_bfloat16"), default="float32",
+                        help="train the bundles with this precision (mixed_bfloat16 adds bf16- to the names)")
     parser.add_argument("--generator-ema", type=float, default=0.0,
                         help="train the bundles with this EMA momentum of G")
     parser.add_argument("--discriminator-ema", type=float, default=0.0,
@@ -120,7 +122,8 @@ def main(argv=None) -> int:
     out = args.out or f"benchmarks/results/{args.dataset}-dev"
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size, split="dev",
-                             generator_ema=args.generator_ema, discriminator_ema=args.discriminator_ema)
+                             precision=args.precision, generator_ema=args.generator_ema,
+                             discriminator_ema=args.discriminator_ema)
     if not args.tables_only:
         if args.encoder_from:
             reuse_gans(Path(args.encoder_from), Path(runs_dir), args)
@@ -144,6 +147,8 @@ def training_prefix(args) -> str:
                                  ("enc", args.encoder_epochs, DEFAULT_ENCODER_EPOCHS)):
         if value != default:
             parts.append(f"{flag}{value}")
+    if args.precision == "mixed_bfloat16":
+        parts.append("bf16")
     return "".join(f"{part}-" for part in parts)
 
 
