@@ -20,6 +20,8 @@ Methods:
     best end point is kept) or, with ``latent_bank`` N, at the nearest of N
     seeded samples z ~ N(0, 1): the one whose G(z) the discriminator sees
     most like x (cosine of f(x) and f(G(z))), so 0 steps is a pure search.
+    ``prune_bank`` keeps only the samples that are some normal training
+    image's nearest: the part of G's range that normal data uses.
 ``encoder`` (f-AnoGAN izi_f, Schlegl et al. 2019)
     z = E(x) in one forward pass; score = MSE(x, G(z)) + κ·MSE(f(x), f(G(z))).
 ``hybrid``
@@ -105,6 +107,10 @@ class ScoringSettings:
             feature space (cosine of f(x) and f(G(z))) instead of at
             ``restarts`` random draws. The samples and their features are
             computed once per scorer.
+        prune_bank: keep only the bank samples that are the nearest of at
+            least one normal training image stored with the bundle (same
+            search): the latents G uses for normal data, so an anomaly cannot
+            be matched by a sample that resembles no normal image.
         kappa: κ, weight of the feature term of ``encoder`` (f-AnoGAN: 1).
         neighbours: k, normal training images compared with by ``feature-knn``.
         residual: the inversion score's residual term: ``l1`` (AnoGAN's
@@ -130,6 +136,7 @@ class ScoringSettings:
     learning_rate: float = 0.02
     restarts: int = 1
     latent_bank: int = 0
+    prune_bank: bool = False
     kappa: float = 1.0
     neighbours: int = 5
     residual: str = "l1"
@@ -157,6 +164,8 @@ class ScoringSettings:
             raise AnoganError(f"latent bank must be >= 0, got {self.latent_bank}")
         if self.latent_bank and self.restarts > 1:
             raise AnoganError("a latent bank replaces random restarts; use one or the other")
+        if self.prune_bank and not self.latent_bank:
+            raise AnoganError("pruning the latent bank needs a latent bank (latent_bank > 0)")
         if self.learning_rate <= 0 or self.kappa < 0:
             raise AnoganError("learning rate must be > 0 and kappa >= 0")
         if self.critic_weight < 0:
@@ -167,7 +176,8 @@ class ScoringSettings:
     def relevant_to(self, method: str) -> dict:
         """The settings that change ``method``'s scores (what a calibration must match)."""
         keys = {
-            "anogan": ("lam", "steps", "learning_rate", "restarts", "latent_bank") + INVERSION_SCORE_SETTINGS,
+            "anogan": ("lam", "steps", "learning_rate", "restarts", "latent_bank", "prune_bank")
+                  + INVERSION_SCORE_SETTINGS,
             "encoder": ("kappa",),
             "hybrid": ("lam", "hybrid_steps", "learning_rate") + INVERSION_SCORE_SETTINGS,
             "feature-knn": ("neighbours",),
@@ -201,6 +211,8 @@ SETTING_FLAGS = {
     "restarts": ("--restarts", "z initialisations per image, anogan method"),
     "latent_bank": ("--latent-bank", "anogan method: start z at the nearest of this many sampled latents "
                     "(D-feature cosine) instead of random restarts"),
+    "prune_bank": ("--prune-bank", "anogan method: keep only the latent bank's samples that are the nearest of "
+                   "some normal training image stored with the bundle"),
     "kappa": ("--kappa", "weight of the feature term of the encoder score"),
     "neighbours": ("--neighbours", "normal training images the feature-knn method compares with"),
     "residual": ("--residual", "residual term of the anogan/hybrid score: l1 (AnoGAN) or ink (over the ink)"),
@@ -487,9 +499,12 @@ class Scorer:
         import tensorflow as tf
 
         check_methods(method)
-        if method == "feature-knn" and not bundle.has_reference():
+        self.settings = settings or ScoringSettings()
+        needs_reference = method == "feature-knn" or (method == "anogan" and self.settings.prune_bank)
+        if needs_reference and not bundle.has_reference():
             raise AnoganError(
-                f"the feature-knn method needs the normal training images in the bundle; "
+                f"{'the feature-knn method' if method == 'feature-knn' else 'pruning the latent bank'} needs "
+                f"the normal training images in the bundle; "
                 f"{bundle.path} was saved without them (retrain it, or score it through 'anogan score', "
                 f"which adds them from the training data)"
             )
@@ -502,7 +517,6 @@ class Scorer:
 
         self.bundle = bundle
         self.method = method
-        self.settings = settings or ScoringSettings()
         self.feature_extractor = make_feature_extractor(bundle.discriminator)
         self.latent_dim = bundle.latent_dim
         if method in ("anogan", "hybrid"):
@@ -514,11 +528,7 @@ class Scorer:
             self._nearest = NearestFeatures(self.feature_extractor, to_model_range(bundle.reference_images()),
                                             self.settings.neighbours)
         if method == "anogan" and self.settings.latent_bank:
-            self._bank_latents = np.random.default_rng(LATENT_BANK_SEED).standard_normal(
-                (self.settings.latent_bank, self.latent_dim)).astype(np.float32)
-            samples = np.concatenate([bundle.generator(self._bank_latents[i : i + 512], training=False).numpy()
-                                      for i in range(0, len(self._bank_latents), 512)])
-            self._bank = NearestFeatures(self.feature_extractor, samples, 1)
+            self._build_bank()
         self.term_stats: Optional[dict] = term_stats
         if method in INVERSION_METHODS and self.settings.standardize and term_stats is None:
             normals = bundle.validation_images() if fit_images is None else fit_images
@@ -531,6 +541,20 @@ class Scorer:
             self._compiled = self._nearest.compiled_query
         else:
             self._compiled = self._inverter.compiled_inversion
+
+    def _build_bank(self) -> None:
+        latents = np.random.default_rng(LATENT_BANK_SEED).standard_normal(
+            (self.settings.latent_bank, self.latent_dim)).astype(np.float32)
+        samples = np.concatenate([self.bundle.generator(latents[i : i + 512], training=False).numpy()
+                                  for i in range(0, len(latents), 512)])
+        self._bank = NearestFeatures(self.feature_extractor, samples, 1)
+        if self.settings.prune_bank:
+            normals = to_model_range(self.bundle.reference_images())
+            used = np.unique(np.concatenate([self._bank.query(normals[i : i + 256])[1]
+                                             for i in range(0, len(normals), 256)]))
+            latents, samples = latents[used], samples[used]
+            self._bank = NearestFeatures(self.feature_extractor, samples, 1)
+        self._bank_latents = latents
 
     def traces(self) -> int:
         """How often this scorer's compiled function was traced: 1 once it has scored, whatever the batch sizes."""

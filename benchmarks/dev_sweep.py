@@ -66,6 +66,11 @@ def candidates() -> list[Candidate]:
                     ScoringSettings(steps=0, latent_bank=bank, lam=0.7, residual="ink", feature_distance="cosine",
                                     critic_weight=critic, **std))
           for bank, critic in ((2048, 1.0), (2048, 2.0), (8192, 0.0), (8192, 1.0), (8192, 2.0))],
+        # the same search in a bank pruned to the samples that are some normal training image's nearest
+        *[Candidate(f"anogan0-bank{bank}-pruned-ink-cos-std-lam0.7-crit1", "anogan",
+                    ScoringSettings(steps=0, latent_bank=bank, prune_bank=True, lam=0.7, residual="ink",
+                                    feature_distance="cosine", critic_weight=1.0, **std))
+          for bank in (8192, 16384)],
         Candidate("anogan0-bank32768-ink-cos-std-lam0.7-crit1", "anogan",
                   ScoringSettings(steps=0, latent_bank=32768, lam=0.7, residual="ink", feature_distance="cosine",
                                   critic_weight=1.0, **std)),

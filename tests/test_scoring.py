@@ -88,6 +88,28 @@ def test_latent_bank_search_ranks_anomalies_and_is_compiled_once(scoring_bundle,
         ScoringSettings(latent_bank=64, restarts=2)
 
 
+def test_a_pruned_bank_keeps_exactly_the_samples_nearest_to_some_normal_training_image(scoring_bundle):
+    normals = scoring_bundle.reference_images()
+    full = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=0, latent_bank=256))
+    pruned = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=0, latent_bank=256, prune_bank=True))
+    starts_full, starts_pruned = full.invert(normals).z, pruned.invert(normals).z
+    # each normal training image keeps its start, and no sample survives that is no normal image's start
+    np.testing.assert_array_equal(starts_pruned, starts_full)
+    assert len(pruned._bank_latents) == len(np.unique(starts_full, axis=0)) < 256
+    assert "prune_bank" in pruned.settings.relevant_to("anogan")
+
+
+def test_pruning_the_bank_needs_a_bank_and_the_normal_training_images(trained_run):
+    from dataclasses import replace
+
+    with pytest.raises(AnoganError, match="latent bank"):
+        ScoringSettings(prune_bank=True)
+    metadata = {**trained_run.metadata, "files": {k: v for k, v in trained_run.metadata["files"].items()
+                                                  if k != "reference.npz"}}
+    with pytest.raises(AnoganError, match="pruning the latent bank needs the normal training images"):
+        Scorer(replace(trained_run, metadata=metadata), "anogan", ScoringSettings(latent_bank=16, prune_bank=True))
+
+
 def test_hybrid_starts_from_the_encoder(scoring_bundle, shapes_dataset):
     images = shapes_dataset.x_test[:4]
     encoder = Scorer(scoring_bundle, "encoder").score(images)
