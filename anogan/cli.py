@@ -402,7 +402,8 @@ def _benchmark(args: argparse.Namespace) -> int:
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
                              precision=args.precision, generator_ema=args.generator_ema,
-                             discriminator_ema=args.discriminator_ema, anogan_limit=args.anogan_limit, split=args.split, dev_anomalies=args.dev_anomalies)
+                             discriminator_ema=args.discriminator_ema, anogan_limit=args.anogan_limit,
+                             split=args.split, dev_anomalies=args.dev_anomalies)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     if args.candidate and len(methods) != 1:

@@ -69,7 +69,7 @@ def add_missing_reference(bundle: Bundle) -> Bundle:
     """Give a bundle saved before bundles kept their normal training images those images, from its training data.
 
     A bundle trained on in-memory arrays, or whose data cannot be found, is
-    returned as it is: every method but ``feature-knn`` (and a pruned latent bank) still works.
+    returned as it is: every method but ``feature-knn`` and a pruned latent bank still works.
     """
     if bundle.has_reference():
         return bundle
@@ -78,7 +78,8 @@ def add_missing_reference(bundle: Bundle) -> Bundle:
     try:
         bundle.set_reference(normal_training_images(bundle.metadata))
     except AnoganError as exc:
-        logging.getLogger(__name__).warning("%s has no reference images (for feature-knn, --prune-bank): %s", bundle.path, exc)
+        logging.getLogger(__name__).warning("%s has no reference images (for feature-knn, --prune-bank): %s",
+                                            bundle.path, exc)
     return bundle
 
 
