@@ -291,10 +291,16 @@ def summarize(out, records: Optional[list[dict]] = None) -> Optional[Path]:
         lines.append(f"| {normal_class} | " + " | ".join(cells) + " |")
     means = []
     for candidate in candidates:
-        per_seed = frame[frame.candidate == candidate].groupby("seed")["auroc"].mean()
-        complete = frame[frame.candidate == candidate]["normal_class"].nunique()
+        results = frame[frame.candidate == candidate]
+        n_classes = results["normal_class"].nunique()
+        # a seed still running covers fewer classes, and its mean would not be comparable with the others'
+        classes_per_seed = results.groupby("seed")["normal_class"].nunique()
+        whole_seeds = classes_per_seed.index[classes_per_seed == n_classes]
+        per_seed = results[results.seed.isin(whole_seeds)].groupby("seed")["auroc"].mean()
         spread = f" ± {100 * per_seed.std():.1f}" if len(per_seed) > 1 else ""
-        means.append(f"{100 * per_seed.mean():.1f}{spread} ({complete} classes, {len(per_seed)} seed(s))")
+        partial = len(classes_per_seed) - len(whole_seeds)
+        left_out = f"; {partial} partial seed(s) left out" if partial else ""
+        means.append(f"{100 * per_seed.mean():.1f}{spread} ({n_classes} classes, {len(per_seed)} seed(s){left_out})")
     lines.append("| **mean** | " + " | ".join(means) + " |")
     write_text_atomic(out / "summary.md", "\n".join(lines) + "\n")
     write_text_atomic(out / "candidates.md", candidate_table(frame, records))

@@ -37,6 +37,17 @@ def test_benchmark_writes_one_file_per_result_and_resumes(tmp_path, shapes_npz, 
     assert len(load_results(out)) == 2
 
 
+def test_the_mean_row_averages_whole_seeds_only(tmp_path):
+    base = {"dataset": "mnist", "split": "test", "method": "encoder", "candidate": "encoder", "auprc": 0.5,
+            "f1_max": 0.5, "n_test": 10, "train_seconds": 1.0, "encoder_seconds": 1.0,
+            "score_images_per_second": 10.0, "epochs": 1}
+    aurocs = {(0, 0): 0.9, (1, 0): 0.7, (0, 1): 0.5}  # seed 1 has not reached class 1 yet
+    records = [{**base, "normal_class": c, "seed": s, "auroc": a} for (c, s), a in aurocs.items()]
+    text = summarize(tmp_path, records).read_text()
+    assert "| **mean** | 80.0 (2 classes, 1 seed(s); 1 partial seed(s) left out) |" in text
+    assert "| 0 | 70.0 ± 28.3 (n=2) |" in text
+
+
 def test_only_a_stepping_anogan_search_scores_the_test_subset(tmp_path, shapes_npz):
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32,
                              anogan_limit=10)
