@@ -445,9 +445,11 @@ class NearestFeatures:
         feature_extractor: f, called with ``training=False``.
         reference: reference images in the model range, ``(M, 28, 28, 1)``.
         neighbours: k.
+        unit_features: the references' unit-normalised features, when
+            already computed (see :meth:`subset`).
     """
 
-    def __init__(self, feature_extractor, reference: np.ndarray, neighbours: int):
+    def __init__(self, feature_extractor, reference: np.ndarray, neighbours: int, unit_features=None):
         import tensorflow as tf
 
         if len(reference) < neighbours:
@@ -456,8 +458,10 @@ class NearestFeatures:
         self.feature_extractor = feature_extractor
         self.neighbours = int(neighbours)
         self.reference = np.asarray(reference, np.float32)
-        self._bank = tf.concat([self._unit_features(self.reference[i : i + 512])
-                                for i in range(0, len(self.reference), 512)], axis=0)
+        if unit_features is None:
+            unit_features = tf.concat([self._unit_features(self.reference[i : i + 512])
+                                       for i in range(0, len(self.reference), 512)], axis=0)
+        self._bank = unit_features
         image_batch = tf.TensorSpec([None, *self.reference.shape[1:]], tf.float32)
         self.compiled_query = tf.function(self._query_batch, input_signature=[image_batch])
 
@@ -472,6 +476,13 @@ class NearestFeatures:
         similarity = tf.matmul(self._unit_features(x), self._bank, transpose_b=True)
         nearest, index = tf.math.top_k(similarity, k=self.neighbours)
         return 1.0 - tf.reduce_mean(nearest, axis=1), index[:, 0]
+
+    def subset(self, index: np.ndarray) -> "NearestFeatures":
+        """The same search over the references at ``index`` only, reusing their features."""
+        import tensorflow as tf
+
+        return NearestFeatures(self.feature_extractor, self.reference[index], self.neighbours,
+                               tf.gather(self._bank, index))
 
     def query(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distances and nearest reference index of images ``x`` (model range, ``(N, 28, 28, 1)``)."""
@@ -552,8 +563,7 @@ class Scorer:
             normals = to_model_range(self.bundle.reference_images())
             used = np.unique(np.concatenate([self._bank.query(normals[i : i + 256])[1]
                                              for i in range(0, len(normals), 256)]))
-            latents, samples = latents[used], samples[used]
-            self._bank = NearestFeatures(self.feature_extractor, samples, 1)
+            latents, self._bank = latents[used], self._bank.subset(used)
         self._bank_latents = latents
 
     def traces(self) -> int:
