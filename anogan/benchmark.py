@@ -28,7 +28,7 @@ from anogan.data import DEV_ANOMALIES
 from anogan.errors import AnoganError
 from anogan.evaluation import ranking_metrics
 from anogan.scoring import ScoringSettings, check_methods
-from anogan.training import TrainConfig
+from anogan.training import GAN_BETA_1, GAN_LEARNING_RATE, TrainConfig
 
 progress_log = logging.getLogger("anogan.progress")
 
@@ -78,11 +78,14 @@ class BenchmarkConfig:
     precision: str = "float32"
     generator_ema: float = 0.0
     discriminator_ema: float = 0.0
+    learning_rate: float = GAN_LEARNING_RATE
+    beta_1: float = GAN_BETA_1
 
     def train_config(self, normal_class: int, seed: int) -> TrainConfig:
         return TrainConfig(dataset=self.dataset, normal=(str(normal_class),), epochs=self.epochs, data=self.data,
                            batch_size=self.batch_size, seed=seed, precision=self.precision,
-                           generator_ema=self.generator_ema, discriminator_ema=self.discriminator_ema)
+                           generator_ema=self.generator_ema, discriminator_ema=self.discriminator_ema,
+                           learning_rate=self.learning_rate, beta_1=self.beta_1)
 
     def command(self, normal_class: int, seed: int, candidate: Candidate, out: Path) -> str:
         words = ["anogan", "benchmark", "--dataset", self.dataset]
@@ -97,6 +100,10 @@ class BenchmarkConfig:
             words += ["--generator-ema", str(self.generator_ema)]
         if self.discriminator_ema:
             words += ["--discriminator-ema", str(self.discriminator_ema)]
+        if self.learning_rate != GAN_LEARNING_RATE:
+            words += ["--gan-lr", str(self.learning_rate)]
+        if self.beta_1 != GAN_BETA_1:
+            words += ["--gan-beta1", str(self.beta_1)]
         if candidate.name != candidate.method:
             words += ["--candidate", candidate.name]
         if self.split == "dev":
@@ -183,6 +190,7 @@ def run_cell(config: BenchmarkConfig, normal_class: int, seed: int, candidates: 
             "epochs": config.epochs, "encoder_epochs": config.encoder_epochs,
             "batch_size": config.batch_size, "precision": config.precision,
             "generator_ema": config.generator_ema, "discriminator_ema": config.discriminator_ema,
+            "learning_rate": config.learning_rate, "beta_1": config.beta_1,
             "settings": candidate.settings.relevant_to(candidate.method),
             "command": config.command(normal_class, seed, candidate, out),
             "produced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

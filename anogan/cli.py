@@ -20,6 +20,7 @@ from anogan.errors import AnoganError
 from anogan.images import MAX_FILE_BYTES
 from anogan.models import PRECISIONS
 from anogan.scoring import DEFAULT_METHOD, METHODS, SETTING_CHOICES, SETTING_FLAGS, ScoringSettings
+from anogan.training import GAN_BETA_1, GAN_LEARNING_RATE
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -229,6 +230,10 @@ def _add_ema_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--discriminator-ema", type=float, default=0.0, metavar="MOMENTUM",
                         help="the same for D: the bundle's discriminator (the scorers' feature map) is the average "
                         "(default 0: off)")
+    parser.add_argument("--gan-lr", type=float, default=GAN_LEARNING_RATE, metavar="RATE",
+                        help="Adam's learning rate for G and D (default 1e-4, the document's)")
+    parser.add_argument("--gan-beta1", type=float, default=GAN_BETA_1, metavar="BETA",
+                        help="Adam's beta_1 for G and D (default 0.9; the DCGAN paper used 0.5 with 2e-4)")
 
 
 def _add_engine_options(parser: argparse.ArgumentParser, ray_does: str) -> None:
@@ -276,7 +281,7 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(dataset=args.dataset, normal=args.normal, epochs=args.epochs, data=args.data,
                          batch_size=args.batch_size, seed=args.seed, val_fraction=args.val_fraction,
                          jit_compile=args.jit_compile, precision=args.precision, generator_ema=args.generator_ema,
-                         discriminator_ema=args.discriminator_ema)
+                         discriminator_ema=args.discriminator_ema, learning_rate=args.gan_lr, beta_1=args.gan_beta1)
     bundle = train(config, args.out, resume=args.resume)
     run = bundle.run_directory()
     print(f"model bundle: {bundle.path}")
@@ -402,7 +407,8 @@ def _benchmark(args: argparse.Namespace) -> int:
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
                              precision=args.precision, generator_ema=args.generator_ema,
-                             discriminator_ema=args.discriminator_ema, anogan_limit=args.anogan_limit,
+                             discriminator_ema=args.discriminator_ema, learning_rate=args.gan_lr,
+                             beta_1=args.gan_beta1, anogan_limit=args.anogan_limit,
                              split=args.split, dev_anomalies=args.dev_anomalies)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

@@ -42,6 +42,9 @@ from anogan.images import IMAGE_SIZE, save_image
 
 progress_log = logging.getLogger("anogan.progress")
 SAMPLE_GRID = 8
+# the document's Adam(1e-4), with Keras' default beta_1
+GAN_LEARNING_RATE = 1e-4
+GAN_BETA_1 = 0.9
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class TrainConfig:
     precision: str = "float32"
     generator_ema: float = 0.0
     discriminator_ema: float = 0.0
+    learning_rate: float = GAN_LEARNING_RATE
+    beta_1: float = GAN_BETA_1
 
     def __post_init__(self):
         normal = self.normal if isinstance(self.normal, (list, tuple)) else [self.normal]
@@ -84,6 +89,10 @@ class TrainConfig:
             momentum = getattr(self, f"{role}_ema")
             if not 0.0 <= momentum < 1.0:
                 raise AnoganError(f"the {role}'s EMA momentum must be in [0, 1), got {momentum}")
+        if self.learning_rate <= 0:
+            raise AnoganError(f"the GAN learning rate must be > 0, got {self.learning_rate}")
+        if not 0.0 <= self.beta_1 < 1.0:
+            raise AnoganError(f"Adam's beta_1 must be in [0, 1), got {self.beta_1}")
 
     def resume_key(self) -> dict:
         """The settings a resumed run must share with the original (all but ``epochs``)."""
@@ -93,13 +102,14 @@ class TrainConfig:
         return key
 
 
-def _adam(ema_momentum: float):
-    """The document's Adam(1e-4), keeping a moving average of the weights when ``ema_momentum`` > 0."""
+def _adam(ema_momentum: float, learning_rate: float, beta_1: float):
+    """Adam (the document's: 1e-4, Keras' beta_1 0.9), keeping a moving average of the weights when
+    ``ema_momentum`` > 0."""
     import keras
 
     if ema_momentum > 0:
-        return keras.optimizers.Adam(1e-4, use_ema=True, ema_momentum=ema_momentum)
-    return keras.optimizers.Adam(1e-4)
+        return keras.optimizers.Adam(learning_rate, beta_1=beta_1, use_ema=True, ema_momentum=ema_momentum)
+    return keras.optimizers.Adam(learning_rate, beta_1=beta_1)
 
 
 class GANTrainer:
@@ -117,10 +127,13 @@ class GANTrainer:
             training; :meth:`use_weight_averages` puts it into G at the end.
         discriminator_ema: the same for D: the saved D (the scorers' feature
             map) is the average, while training uses the raw D throughout.
+        learning_rate, beta_1: Adam's, for both networks (the document's
+            1e-4 and Keras' 0.9 by default; DCGAN's paper used 2e-4 and 0.5).
     """
 
     def __init__(self, generator, discriminator, seed: int = 0, jit_compile: bool = False,
-                 generator_ema: float = 0.0, discriminator_ema: float = 0.0):
+                 generator_ema: float = 0.0, discriminator_ema: float = 0.0,
+                 learning_rate: float = GAN_LEARNING_RATE, beta_1: float = GAN_BETA_1):
         import keras
         import tensorflow as tf
 
@@ -128,8 +141,8 @@ class GANTrainer:
         self.discriminator = discriminator
         self.latent_dim = int(generator.input_shape[-1])
         self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
-        self.generator_optimizer = _adam(generator_ema)
-        self.discriminator_optimizer = _adam(discriminator_ema)
+        self.generator_optimizer = _adam(generator_ema, learning_rate, beta_1)
+        self.discriminator_optimizer = _adam(discriminator_ema, learning_rate, beta_1)
         self.generator_optimizer.build(generator.trainable_variables)
         self.discriminator_optimizer.build(discriminator.trainable_variables)
         self.noise = tf.random.Generator.from_seed(seed)
@@ -378,12 +391,13 @@ def train_on_split(
     if start_epoch > 0:
         models, state = run.load_checkpoint(start_epoch)
         trainer = GANTrainer(models["generator"], models["discriminator"], config.seed, config.jit_compile,
-                             config.generator_ema, config.discriminator_ema)
+                             config.generator_ema, config.discriminator_ema, config.learning_rate, config.beta_1)
         trainer.restore_optimizer_state(state)
     else:
         trainer = GANTrainer(
             make_generator(config.latent_dim, config.precision), make_discriminator(config.precision),
-            config.seed, config.jit_compile, config.generator_ema, config.discriminator_ema,
+            config.seed, config.jit_compile, config.generator_ema, config.discriminator_ema, config.learning_rate,
+            config.beta_1,
         )
     fixed_noise = np.random.default_rng(config.seed).standard_normal(
         (SAMPLE_GRID * SAMPLE_GRID, config.latent_dim)

@@ -9,8 +9,8 @@ inversion's terms are combined share one inversion per bundle. The bundles
 are the benchmark's default configuration (30 GAN epochs at batch 256,
 encoder 20 epochs), shared with the test runs through ``--runs-dir``.
 Finished results are skipped, so the sweep resumes. A training candidate
-(``--generator-ema M``, ``--discriminator-ema M``, ``--batch-size B``, ``--epochs E``, ``--encoder-epochs N``
-away from the defaults) sweeps the same scoring candidates on its own bundles,
+(``--generator-ema M``, ``--discriminator-ema M``, ``--gan-lr R``, ``--gan-beta1 B``, ``--batch-size B``,
+``--epochs E``, ``--encoder-epochs N`` away from the defaults) sweeps the same scoring candidates on its own bundles,
 under names prefixed with what differs, e.g. ``ema0.999-b64-<candidate>``, and
 writes a table pairing each with its twin on the default bundles.
 ``--encoder-from RUNS_DIR`` saves the GAN training of an encoder-only candidate:
@@ -31,6 +31,7 @@ import numpy as np
 from anogan.artifacts import write_text_atomic
 from anogan.benchmark import BenchmarkConfig, Candidate, load_results, parse_classes, run_benchmark, summarize
 from anogan.scoring import ScoringSettings
+from anogan.training import GAN_BETA_1, GAN_LEARNING_RATE
 
 
 def candidates() -> list[Candidate]:
@@ -108,6 +109,10 @@ def main(argv=None) -> int:
                         help="train the bundles with this EMA momentum of G")
     parser.add_argument("--discriminator-ema", type=float, default=0.0,
                         help="train the bundles with this EMA momentum of D")
+    parser.add_argument("--gan-lr", type=float, default=GAN_LEARNING_RATE,
+                        help="train the bundles with this Adam learning rate (adds lr<RATE>- to the names)")
+    parser.add_argument("--gan-beta1", type=float, default=GAN_BETA_1,
+                        help="train the bundles with this Adam beta_1 (adds beta<BETA>- to the names)")
     parser.add_argument("--encoder-from", metavar="RUNS_DIR",
                         help="copy the GANs of these bundles and train only new encoders (--encoder-epochs)")
     parser.add_argument("--pair-with", metavar="PREFIX",
@@ -128,7 +133,8 @@ def main(argv=None) -> int:
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size, split="dev",
                              precision=args.precision, generator_ema=args.generator_ema,
-                             discriminator_ema=args.discriminator_ema)
+                             discriminator_ema=args.discriminator_ema, learning_rate=args.gan_lr,
+                             beta_1=args.gan_beta1)
     if not args.tables_only:
         if args.encoder_from:
             reuse_gans(Path(args.encoder_from), Path(runs_dir), args)
@@ -152,6 +158,10 @@ def training_prefix(args) -> str:
                                  ("enc", args.encoder_epochs, DEFAULT_ENCODER_EPOCHS)):
         if value != default:
             parts.append(f"{flag}{value}")
+    if args.gan_lr != GAN_LEARNING_RATE:
+        parts.append(f"lr{args.gan_lr:g}")
+    if args.gan_beta1 != GAN_BETA_1:
+        parts.append(f"beta{args.gan_beta1:g}")
     if args.precision == "mixed_bfloat16":
         parts.append("bf16")
     return "".join(f"{part}-" for part in parts)

@@ -59,19 +59,22 @@ def test_only_a_stepping_anogan_search_scores_the_test_subset(tmp_path, shapes_n
     assert "--latent-bank 64" in records["anogan0-bank"]["command"]
 
 
-def test_a_training_precision_is_used_recorded_and_replayed_by_the_command(tmp_path, shapes_npz):
+def test_the_training_settings_are_used_recorded_and_replayed_by_the_command(tmp_path, shapes_npz):
     import shlex
 
     from anogan.cli import _build_parser
 
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32,
-                             precision="mixed_bfloat16")
+                             precision="mixed_bfloat16", learning_rate=2e-4, beta_1=0.5)
     [record] = run_benchmark(config, [0], [0], [Candidate("feature-knn", "feature-knn")], tmp_path / "results",
                              progress=False)
     bundle = json.loads((tmp_path / "results" / "runs" / "mnist_class0_seed0" / "bundle.json").read_text())
     assert record["precision"] == bundle["training"]["precision"] == "mixed_bfloat16"
+    assert record["learning_rate"] == bundle["training"]["learning_rate"] == 2e-4
+    assert record["beta_1"] == bundle["training"]["beta_1"] == 0.5
     replayed = _build_parser().parse_args(shlex.split(record["command"])[1:])
     assert replayed.precision == "mixed_bfloat16" and replayed.epochs == 1
+    assert (replayed.gan_lr, replayed.gan_beta1) == (2e-4, 0.5)
 
 
 def test_rerun_script_retrains_from_the_recorded_command_and_logs_the_comparison(tmp_path, shapes_npz, monkeypatch):

@@ -156,6 +156,27 @@ def test_an_ema_changes_only_the_saved_model_it_averages(tmp_path, shapes_npz, a
         _train("mnist", out=tmp_path / "bad", **{option: 1.0}, **common)
 
 
+def test_the_adam_settings_train_both_networks_and_are_recorded(tmp_path, shapes_npz):
+    from anogan.models import make_discriminator, make_generator
+    from anogan.training import GANTrainer
+
+    trainer = GANTrainer(make_generator(8), make_discriminator(), learning_rate=2e-4, beta_1=0.5)
+    for optimizer in (trainer.generator_optimizer, trainer.discriminator_optimizer):
+        assert np.isclose(float(optimizer.learning_rate), 2e-4) and optimizer.beta_1 == 0.5
+    common = dict(normal=[0], epochs=1, data=shapes_npz, batch_size=32, seed=3, latent_dim=8, progress=False)
+    plain = _train("mnist", out=tmp_path / "plain", **common)
+    faster = _train("mnist", out=tmp_path / "faster", learning_rate=2e-4, beta_1=0.5, **common)
+    for role in ("generator", "discriminator"):
+        assert not all(np.array_equal(a, b) for a, b in zip(_weights(getattr(plain, role)),
+                                                            _weights(getattr(faster, role))))
+    training = load_bundle(faster.path).metadata["training"]
+    assert (training["learning_rate"], training["beta_1"]) == (2e-4, 0.5)
+    with pytest.raises(AnoganError, match="learning rate"):
+        _train("mnist", out=tmp_path / "bad", learning_rate=0.0, **common)
+    with pytest.raises(AnoganError, match="beta_1"):
+        _train("mnist", out=tmp_path / "bad", beta_1=1.0, **common)
+
+
 @pytest.mark.parametrize("ema", [0.0, 0.9])
 def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, shapes_npz, ema):
     # the checkpoint carries the optimisers (with their weight averages), the noise and the Dropout states
