@@ -70,7 +70,7 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--xla", dest="jit_compile", action="store_true",
                        help="compile the train step with XLA (off by default: slower on the CPUs we measured)")
     _add_precision_option(train)
-    _add_ema_options(train)
+    _add_optimizer_options(train)
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory for the bundle and logs")
     train.add_argument("--resume", action="store_true",
                        help="continue an interrupted run in RUN_DIR from its last complete epoch")
@@ -178,7 +178,7 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--encoder-epochs", type=int, default=30, help="encoder epochs (default 30)")
     bench.add_argument("--batch-size", type=int, default=256, help="GAN batch size (default 256)")
     _add_precision_option(bench)
-    _add_ema_options(bench)
+    _add_optimizer_options(bench)
     bench.add_argument("--methods", default="encoder,hybrid", help="comma-separated methods (default encoder,hybrid)")
     bench.add_argument("--anogan-limit", type=int, default=1000,
                        help="the anogan method with inversion steps scores a fixed seeded subset of this many "
@@ -223,7 +223,8 @@ def _add_precision_option(parser: argparse.ArgumentParser) -> None:
                         "faster training on CPUs with bfloat16 instructions; the bundle is saved in float32")
 
 
-def _add_ema_options(parser: argparse.ArgumentParser) -> None:
+def _add_optimizer_options(parser: argparse.ArgumentParser) -> None:
+    """The GAN optimisers' settings: weight averages kept beside training, Adam's learning rate and beta_1."""
     parser.add_argument("--generator-ema", type=float, default=0.0, metavar="MOMENTUM",
                         help="keep an exponential moving average of G's weights with this momentum (e.g. 0.99) "
                         "and save it as the bundle's generator; training itself is unchanged (default 0: off)")

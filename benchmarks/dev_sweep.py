@@ -9,9 +9,10 @@ inversion's terms are combined share one inversion per bundle. The bundles
 are the benchmark's default configuration (30 GAN epochs at batch 256,
 encoder 20 epochs), shared with the test runs through ``--runs-dir``.
 Finished results are skipped, so the sweep resumes. A training candidate
-(``--generator-ema M``, ``--discriminator-ema M``, ``--gan-lr R``, ``--gan-beta1 B``, ``--batch-size B``,
-``--epochs E``, ``--encoder-epochs N`` away from the defaults) sweeps the same scoring candidates on its own bundles,
-under names prefixed with what differs, e.g. ``ema0.999-b64-<candidate>``, and
+(``--generator-ema M``, ``--discriminator-ema M``, ``--gan-lr R``, ``--gan-beta1 B``,
+``--batch-size B``, ``--epochs E``, ``--encoder-epochs N`` away from the defaults)
+sweeps the same scoring candidates on its own bundles, under names prefixed
+with what differs, e.g. ``ema0.999-b64-<candidate>``, and
 writes a table pairing each with its twin on the default bundles.
 ``--encoder-from RUNS_DIR`` saves the GAN training of an encoder-only candidate:
 each bundle starts as a copy of the one in RUNS_DIR (trained with the same
