@@ -6,6 +6,9 @@
   images that bundles saved before ``reference.npz`` lack;
 * :func:`prepare_scorer`: a scorer and its calibration, the stored one when
   its settings match;
+* :func:`calibrated_settings`: the settings a bundle's stored calibration of a
+  method was made with, so that a later scorer scores like the results it
+  produced;
 * :func:`score_split`: score a dataset split into a results CSV per method.
 
 The main job (:func:`run_job`), the benchmark and :class:`~anogan.Detector`
@@ -26,7 +29,7 @@ from anogan.evaluation import evaluate
 from anogan.inputs import open_input
 from anogan.results import ScoreSummary, score_to_file
 from anogan.scoring import Scorer, ScoringSettings, check_methods
-from anogan.thresholds import Calibration, calibrate, stored_calibration
+from anogan.thresholds import Calibration, calibrate, stored_calibration, stored_calibration_of
 from anogan.training import TrainConfig, train, train_encoder, train_on_split
 
 progress_log = logging.getLogger("anogan.progress")
@@ -95,6 +98,23 @@ def prepare_scorer(bundle: Bundle, method: str, settings: Optional[ScoringSettin
             progress_log.info("calibrated %s on %d normal validation images: threshold %.6g (%s)", method,
                               len(calibration.validation_scores), calibration.threshold, calibration.rule)
     return scorer, calibration
+
+
+def calibrated_settings(bundle: Bundle, method: str) -> ScoringSettings:
+    """The settings ``bundle``'s current calibration of ``method`` was made with, else the defaults.
+
+    That calibration is saved by the last ``anogan calibrate`` or ``anogan score``
+    with this method, so a scorer built with these settings scores like the
+    results files beside the bundle and reuses their threshold. Settings that
+    do not change ``method``'s scores are not stored and come back as defaults.
+
+    Example:
+        >>> scorer, calibration = prepare_scorer(bundle, "anogan", calibrated_settings(bundle, "anogan"))
+    """
+    calibration = stored_calibration_of(bundle, method)
+    if calibration is None:
+        return ScoringSettings()
+    return ScoringSettings.from_dict(calibration.settings)
 
 
 def score_split(

@@ -160,15 +160,23 @@ def calibrate_scores(
                        false_positive_rate=false_positive_rate, expected_false_positive_rate=expected, note=note)
 
 
-def stored_calibration(bundle, method: str, settings) -> Optional[Calibration]:
-    """The bundle's calibration of ``method`` if it was made with the same settings."""
+def stored_calibration_of(bundle, method: str) -> Optional[Calibration]:
+    """The bundle's current calibration of ``method``, whatever settings made it."""
     values = bundle.metadata.get("calibration", {}).get(method)
     if values is None:
         return None
     calibration = Calibration.from_dict(values)
+    return calibration if calibration.current else None
+
+
+def stored_calibration(bundle, method: str, settings) -> Optional[Calibration]:
+    """The bundle's calibration of ``method`` if it was made with the same settings."""
+    calibration = stored_calibration_of(bundle, method)
+    if calibration is None:
+        return None
     # a setting added after the calibration was made is read as its default
     made_with = type(settings).from_dict(calibration.settings).relevant_to(method)
-    return calibration if calibration.current and made_with == settings.relevant_to(method) else None
+    return calibration if made_with == settings.relevant_to(method) else None
 
 
 def calibrate(

@@ -79,14 +79,20 @@ def choose_results_file(key: str) -> Optional[Path]:
 def _shared_scorer(path: str, modified: float, method: str):
     from threading import Lock
 
-    from anogan.pipeline import prepare_scorer
+    from anogan.pipeline import calibrated_settings, prepare_scorer
 
-    scorer, calibration = prepare_scorer(_load_bundle(path, modified), method, progress=False, save=False)
+    bundle = _load_bundle(path, modified)
+    scorer, calibration = prepare_scorer(bundle, method, calibrated_settings(bundle, method), progress=False,
+                                         save=False)
     return scorer, calibration, Lock()
 
 
 def shared_scorer(bundle_path: Path, method: str):
     """A scorer, its calibration and its lock, built once per (bundle, version, method) for every browser session.
+
+    The scorer takes the settings of the bundle's stored calibration of
+    ``method`` (the last ``anogan calibrate`` or ``anogan score``), so an upload
+    is scored like the results files beside the bundle.
 
     One scorer holds large state (``feature-knn``: the reference features, up
     to 250 MB), so sessions share it; the inversion methods keep their latent

@@ -41,6 +41,31 @@ def test_score_page_scores_a_good_upload_and_reports_a_bad_one(app, shapes_datas
     assert any(m.label == "normalized score" and 0 <= float(m.value) <= 1 for m in app.metric)
 
 
+def test_score_page_scores_with_the_settings_the_bundle_was_calibrated_with(runs_dir, shapes_dataset, tmp_path,
+                                                                            monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from anogan.artifacts import load_bundle
+    from anogan.pipeline import prepare_scorer
+    from anogan.scoring import ScoringSettings
+
+    shutil.copytree(runs_dir, tmp_path / "runs")
+    chosen = ScoringSettings(steps=0, latent_bank=64, lam=0.7, standardize=True, critic_weight=0.5)
+    _, calibration = prepare_scorer(load_bundle(tmp_path / "runs" / "shapes"), "anogan", chosen, progress=False)
+    monkeypatch.setenv("ANOGAN_RUNS_DIR", str(tmp_path / "runs"))
+    app = AppTest.from_file(APP, default_timeout=120)
+    app.run()
+    app.radio(key="score_method").set_value("anogan").run()
+    app.file_uploader(key="score_uploads").set_value([("disc.png", _png(shapes_dataset.x_test[0]), "image/png")])
+    app.run()
+    assert not app.exception
+    caption = next(c.value for c in app.caption if c.value.startswith("Threshold"))
+    assert f"Threshold {calibration.threshold:.4g}" in caption
+    assert " ".join(chosen.as_flags()) in caption
+
+
 def test_results_page_threshold_slider_moves_the_confusion_matrix(app):
     app.switch_page("views/results.py").run()
     assert not app.exception

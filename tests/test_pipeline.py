@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 
-from anogan.pipeline import run_job
+from anogan.pipeline import calibrated_settings, prepare_scorer, run_job
 from anogan.scoring import ScoringSettings
 
 
@@ -43,3 +43,22 @@ def test_open_bundle_gives_an_older_bundle_its_reference_images(tmp_path, traine
     reloaded = load_bundle(path)
     np.testing.assert_array_equal(reloaded.reference_images(), trained_run.reference_images())
     assert "feature-knn" in reloaded.metadata["calibration"] and calibration.threshold > 0
+
+
+def test_a_later_scorer_takes_the_settings_of_the_stored_calibration(scoring_bundle_copy, monkeypatch):
+    assert calibrated_settings(scoring_bundle_copy, "anogan") == ScoringSettings()
+    chosen = ScoringSettings(steps=0, latent_bank=64, lam=0.7, residual="ink", feature_distance="cosine",
+                             standardize=True, critic_weight=0.5)
+    _, calibration = prepare_scorer(scoring_bundle_copy, "anogan", chosen, progress=False)
+    settings = calibrated_settings(scoring_bundle_copy, "anogan")
+    assert settings == chosen
+    assert calibrated_settings(scoring_bundle_copy, "hybrid") == ScoringSettings()  # per method
+
+    import anogan.pipeline
+
+    def no_calibration(*args, **kwargs):
+        raise AssertionError("the stored calibration must be reused")
+
+    monkeypatch.setattr(anogan.pipeline, "calibrate", no_calibration)
+    scorer, again = prepare_scorer(scoring_bundle_copy, "anogan", settings, progress=False)
+    assert again.threshold == calibration.threshold and scorer.settings == chosen

@@ -21,7 +21,8 @@ if bundle_path is not None:
     method = st.radio("Method", available_methods(bundle), horizontal=True, key="score_method",
                       help="encoder: one forward pass (fast). feature-knn: distance to the nearest normal "
                       "training images in the discriminator's feature space (fast). hybrid: encoder + a few "
-                      "inversion steps. anogan: 500-step latent inversion per image (slow on CPU).")
+                      "inversion steps. anogan: latent inversion per image (500 steps by default: slow on CPU). "
+                      "Each method scores with the settings of its last calibration on this bundle.")
     normal = ", ".join(bundle.class_names[c] for c in bundle.normal_classes)
     st.caption(f"Normal class(es): {normal}. Images are converted to 28×28 grayscale, white on black.")
     # feature-knn compares with the nearest normal training image, not with a generated one
@@ -41,9 +42,11 @@ if bundle_path is not None:
             st.stop()
         with st.spinner(f"scoring {len(uploads)} image(s) with {method}…"), lock:
             results = score_uploads(scorer, calibration, [(u.name, u.getvalue()) for u in uploads])
+        flags = " ".join(scorer.settings.as_flags())
         st.caption(f"Threshold {format_score(calibration.threshold)} ({calibration.rule}, from "
                    f"{len(calibration.validation_scores)} normal validation images); "
-                   "normalized score 0.5 = at the threshold.")
+                   "normalized score 0.5 = at the threshold. Settings: "
+                   + (f"`{flags}` (this bundle's calibration)" if flags else "the defaults") + ".")
         if calibration.note:
             st.warning(calibration.note)
         for result in results:
