@@ -10,8 +10,10 @@ each candidate of ``benchmarks/dev_sweep.py`` named in ``--candidates``,
 calibrated as the product calibrates (split-conformal, 1 % false-positive
 rate, on the bundle's normal validation images), and writes the share of
 each kind that is flagged to ``benchmarks/results/domain_shift.json`` (and,
-as a table of means over the bundles, to the same name ending in ``.md``);
-for standardised inversion scores it also records each term's median per kind.
+as a table of means over the bundles, to the same name ending in ``.md``),
+with the share of each printed letter that is flagged (is a letter that
+passes one that looks like the normal digit?); for standardised inversion
+scores it also records each term's median per kind.
 """
 
 import argparse
@@ -31,15 +33,17 @@ sys.path.insert(0, str(Path(__file__).parent))
 from dev_sweep import candidates  # noqa: E402
 
 PER_KIND = 200
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
-def _drawn(draw_one, rng) -> np.ndarray:
-    images = []
+def _drawn(draw_one, rng) -> tuple[np.ndarray, list]:
+    """PER_KIND images drawn by ``draw_one`` and what it returned for each."""
+    images, drawn = [], []
     for _ in range(PER_KIND):
         canvas = Image.new("L", (28, 28), 0)
-        draw_one(ImageDraw.Draw(canvas), rng)
+        drawn.append(draw_one(ImageDraw.Draw(canvas), rng))
         images.append(np.asarray(canvas))
-    return np.stack(images)
+    return np.stack(images), drawn
 
 
 def _shape(draw: ImageDraw.ImageDraw, rng) -> None:
@@ -49,28 +53,31 @@ def _shape(draw: ImageDraw.ImageDraw, rng) -> None:
     (draw.rectangle if rng.random() < 0.5 else draw.ellipse)(box, fill=int(rng.integers(128, 256)))
 
 
-def _letter(draw: ImageDraw.ImageDraw, rng) -> None:
+def _letter(draw: ImageDraw.ImageDraw, rng) -> str:
     font = ImageFont.load_default(size=22)
-    letter = "ABCDEFGHJKLMNPQRSTUVWXYZ"[int(rng.integers(24))]
+    letter = LETTERS[int(rng.integers(len(LETTERS)))]
     draw.text((int(rng.integers(3, 8)), int(rng.integers(0, 4))), letter, fill=255, font=font)
+    return letter
 
 
-def domain_set(fashion: str | None, seed: int = 0) -> dict[str, np.ndarray]:
+def domain_set(fashion: str | None, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The far-off images by kind, and the letter printed in each image of "letters"."""
     rng = np.random.default_rng(seed)
     digits = load_dataset("mnist-5k").x_test
+    # drawn in this order, from one generator: every kind's images are those of earlier results
     kinds = {
         "uniform noise": rng.integers(0, 256, (PER_KIND, 28, 28), dtype=np.uint8),
         "gaussian noise": np.clip(rng.normal(127, 60, (PER_KIND, 28, 28)), 0, 255).astype(np.uint8),
         "blank": np.zeros((PER_KIND, 28, 28), np.uint8) + rng.integers(0, 20, (PER_KIND, 1, 1), dtype=np.uint8),
         "white": np.full((PER_KIND, 28, 28), 255, np.uint8) - rng.integers(0, 20, (PER_KIND, 1, 1), dtype=np.uint8),
-        "shapes": _drawn(_shape, rng),
-        "letters": _drawn(_letter, rng),
-        "inverted digits": 255 - digits[rng.choice(len(digits), PER_KIND, replace=False)],
+        "shapes": _drawn(_shape, rng)[0],
     }
+    kinds["letters"], letter_names = _drawn(_letter, rng)
+    kinds["inverted digits"] = 255 - digits[rng.choice(len(digits), PER_KIND, replace=False)]
     if fashion:
         clothes = load_dataset("fashion-mnist", fashion).x_test
         kinds["fashion-mnist"] = clothes[rng.choice(len(clothes), PER_KIND, replace=False)]
-    return kinds
+    return kinds, np.array(letter_names)
 
 
 def main(argv=None) -> int:
@@ -80,7 +87,7 @@ def main(argv=None) -> int:
     parser.add_argument("--candidates", default="encoder,feature-knn,hybrid,hybrid0-ink-cos-std-lam0.5")
     parser.add_argument("--out", default="benchmarks/results/domain_shift.json")
     args = parser.parse_args(argv)
-    kinds = domain_set(args.fashion)
+    kinds, letter_names = domain_set(args.fashion)
     chosen = [c for c in candidates() if c.name in args.candidates.split(",")]
     report = {"per_kind": PER_KIND, "threshold": "split-conformal, false-positive rate 0.01, bundle validation images",
               "flagged": {}}
@@ -89,10 +96,12 @@ def main(argv=None) -> int:
         for candidate in chosen:
             scorer = Scorer(bundle, candidate.method, candidate.settings)
             calibration = calibrate(scorer, save=False)
-            flagged = {kind: float(calibration.is_anomaly(scorer.score(images).score).mean())
-                       for kind, images in kinds.items()}
+            verdicts = {kind: calibration.is_anomaly(scorer.score(images).score) for kind, images in kinds.items()}
+            flagged = {kind: float(verdict.mean()) for kind, verdict in verdicts.items()}
             flagged["all kinds"] = float(np.mean(list(flagged.values())))
             report["flagged"].setdefault(candidate.name, {})[Path(run).name] = flagged
+            report.setdefault("letters_flagged", {}).setdefault(candidate.name, {})[Path(run).name] = {
+                letter: float(verdicts["letters"][letter_names == letter].mean()) for letter in np.unique(letter_names)}
             if scorer.term_stats is not None:
                 report.setdefault("median_standardized_terms", {}).setdefault(candidate.name, {})[
                     Path(run).name] = median_terms(scorer, kinds)
