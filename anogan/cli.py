@@ -161,6 +161,8 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="share of normal training images held out for thresholds (default 0.25: 100 images "
                      "of a mnist-5k digit, enough to promise a 1 %% false-positive rate)")
     run.add_argument("--out", default="runs/mnist5k-0", metavar="RUN_DIR", help="output folder (default runs/mnist5k-0)")
+    _add_precision_option(run)
+    _add_optimizer_options(run)
     _add_scoring_options(run)
     run.set_defaults(handler=_run)
 
@@ -237,6 +239,12 @@ def _add_optimizer_options(parser: argparse.ArgumentParser) -> None:
                         help="Adam's beta_1 for G and D (default 0.9; the DCGAN paper used 0.5 with 2e-4)")
 
 
+def _training_options(args: argparse.Namespace) -> dict:
+    """The TrainConfig fields of the precision and optimizer options, shared by train, run and benchmark."""
+    return dict(precision=args.precision, generator_ema=args.generator_ema, discriminator_ema=args.discriminator_ema,
+                learning_rate=args.gan_lr, beta_1=args.gan_beta1)
+
+
 def _add_engine_options(parser: argparse.ArgumentParser, ray_does: str) -> None:
     group = parser.add_argument_group("engine")
     group.add_argument("--engine", choices=("local", "ray"), default="local",
@@ -281,8 +289,7 @@ def _train(args: argparse.Namespace) -> int:
 
     config = TrainConfig(dataset=args.dataset, normal=args.normal, epochs=args.epochs, data=args.data,
                          batch_size=args.batch_size, seed=args.seed, val_fraction=args.val_fraction,
-                         jit_compile=args.jit_compile, precision=args.precision, generator_ema=args.generator_ema,
-                         discriminator_ema=args.discriminator_ema, learning_rate=args.gan_lr, beta_1=args.gan_beta1)
+                         jit_compile=args.jit_compile, **_training_options(args))
     bundle = train(config, args.out, resume=args.resume)
     run = bundle.run_directory()
     print(f"model bundle: {bundle.path}")
@@ -379,6 +386,7 @@ def _run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, encoder_epochs=args.encoder_epochs,
         methods=[m.strip() for m in args.methods.split(",") if m.strip()],
         settings=_settings(args), limit=args.limit, seed=args.seed, val_fraction=args.val_fraction,
+        **_training_options(args),
     )
     print()
     for metrics in job.metrics.values():
@@ -407,9 +415,7 @@ def _benchmark(args: argparse.Namespace) -> int:
 
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
                              encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
-                             precision=args.precision, generator_ema=args.generator_ema,
-                             discriminator_ema=args.discriminator_ema, learning_rate=args.gan_lr,
-                             beta_1=args.gan_beta1, anogan_limit=args.anogan_limit,
+                             **_training_options(args), anogan_limit=args.anogan_limit,
                              split=args.split, dev_anomalies=args.dev_anomalies)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]

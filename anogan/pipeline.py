@@ -154,12 +154,15 @@ def run_job(
     seed: int = 0,
     val_fraction: float = 0.25,
     progress: bool = True,
+    **train_options,
 ) -> JobResult:
     """Run the whole job into ``out`` (bundle, results and evaluation per method).
 
     A quarter of the normal training images are held out by default: on
     ``mnist-5k`` (400 per digit) that is 100, enough for the default 1 %
     false-positive rate (99 are needed; see :mod:`anogan.thresholds`).
+    ``train_options`` are further :class:`~anogan.training.TrainConfig`
+    fields, e.g. ``generator_ema=0.995, learning_rate=2e-4``.
 
     Example:
         >>> result = run_job("runs/demo")  # doctest: +SKIP
@@ -168,7 +171,7 @@ def run_job(
     out = Path(out)
     methods = check_methods(methods)
     config = TrainConfig(dataset=dataset, normal=tuple(normal), epochs=epochs, data=data, batch_size=batch_size,
-                         seed=seed, val_fraction=val_fraction)
+                         seed=seed, val_fraction=val_fraction, **train_options)
     bundle = ensure_bundle(config, out, methods, encoder_epochs, progress=progress)
     job = JobResult(bundle_path=out)
     for method in methods:

@@ -35,6 +35,20 @@ def test_train_command_writes_a_bundle(tmp_path, shapes_npz, capsys):
     assert "model bundle:" in capsys.readouterr().out
 
 
+def test_run_command_trains_with_the_optimizer_options(tmp_path, shapes_npz, capsys):
+    import json
+
+    out = tmp_path / "job"
+    argv = ["run", "--dataset", "mnist", "--data", shapes_npz, "--normal", "2", "--epochs", "1", "--batch-size", "64",
+            "--methods", "feature-knn", "--limit", "20", "--generator-ema", "0.9", "--discriminator-ema", "0.9",
+            "--gan-lr", "0.0002", "--gan-beta1", "0.5", "--out", str(out)]
+    assert main(argv) == 0
+    training = json.loads((out / "bundle.json").read_text())["training"]
+    assert (training["generator_ema"], training["discriminator_ema"]) == (0.9, 0.9)
+    assert (training["learning_rate"], training["beta_1"]) == (0.0002, 0.5)
+    assert "feature-knn:" in capsys.readouterr().out
+
+
 def test_dashboard_refuses_a_missing_runs_directory(tmp_path, capsys):
     assert main(["dashboard", "--runs-dir", str(tmp_path / "absent")]) == 2
     assert "runs directory not found" in capsys.readouterr().err
