@@ -1,28 +1,37 @@
 """Does the default threshold keep its promise on normal images it has never seen?
 
     python benchmarks/threshold_promise.py --runs runs/bench --dataset mnist --data ../shared/data/mnist.npz
+    python benchmarks/threshold_promise.py --runs runs/bench-… --match "mnist_*_seed0" --methods "" \
+        --candidates anogan0-bank16384-pruned-ink-cos-std-lam0.7-crit0.5 --dataset mnist --data … --out …
 
 For every benchmark bundle (one normal class each) and method, the threshold
 is calibrated as the product does (split-conformal, target false-positive
 rate 1 %, on the bundle's normal validation images); the share of the
 official test split's images *of the normal class* above it is the measured
-false-positive rate. Nothing is chosen here: it checks a promise. Writes
+false-positive rate. ``--candidates`` adds scorers of ``benchmarks/dev_sweep.py``
+by name (a standardised score fits its terms' statistics on the same
+validation images that set the threshold, which the promise must survive).
+Nothing is chosen here: it checks a promise. Writes
 ``benchmarks/results/threshold_promise.json`` and prints the mean and range
 over classes per method.
 """
 
 import argparse
-import json
+import fnmatch
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from anogan.artifacts import find_bundles, write_json_atomic
+from anogan.artifacts import ENCODER_METHODS, find_bundles, write_json_atomic
+from anogan.benchmark import Candidate
 from anogan.data import load_dataset
 from anogan.pipeline import open_bundle
 from anogan.scoring import Scorer
 from anogan.thresholds import DEFAULT_FALSE_POSITIVE_RATE, calibrate
+
+sys.path.insert(0, str(Path(__file__).parent))
+from dev_sweep import candidates  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -30,20 +39,30 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=Path, required=True, help="folder of benchmark bundles")
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--data")
-    parser.add_argument("--methods", default="encoder,feature-knn")
+    parser.add_argument("--methods", default="encoder,feature-knn", help="methods with their default settings")
+    parser.add_argument("--candidates", default="", help="comma-separated candidate names of dev_sweep.py")
+    parser.add_argument("--match", default="*", help="only the bundles whose folder name matches this pattern")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/threshold_promise.json"))
     args = parser.parse_args(argv)
     dataset = load_dataset(args.dataset, args.data)
+    wanted = [name for name in args.candidates.split(",") if name]
+    named = [c for c in candidates() if c.name in wanted]
+    if len(named) != len(wanted):
+        parser.error(f"unknown candidate among {args.candidates!r} (see benchmarks/dev_sweep.py)")
+    scorers = [Candidate(m, m) for m in args.methods.split(",") if m] + named
     rows = []
     for path in find_bundles(args.runs, max_depth=1):
+        if not fnmatch.fnmatch(path.name, args.match):
+            continue
         bundle = open_bundle(path)
         if bundle.metadata["dataset"]["name"] != args.dataset or len(bundle.normal_classes) != 1:
             continue
         normals = dataset.x_test[np.isin(dataset.y_test, bundle.normal_classes)]
-        for method in args.methods.split(","):
-            if method == "encoder" and bundle.encoder is None:
+        for candidate in scorers:
+            method = candidate.name
+            if candidate.method in ENCODER_METHODS and bundle.encoder is None:
                 continue
-            scorer = Scorer(bundle, method)
+            scorer = Scorer(bundle, candidate.method, candidate.settings)
             calibration = calibrate(scorer, save=False)
             measured = float(calibration.is_anomaly(scorer.score(normals).score).mean())
             rows.append({"bundle": path.name, "normal_class": bundle.normal_classes[0], "method": method,
