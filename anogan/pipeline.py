@@ -109,7 +109,9 @@ def calibrated_settings(bundle: Bundle, method: str) -> ScoringSettings:
     do not change ``method``'s scores are not stored and come back as defaults.
 
     Example:
-        >>> scorer, calibration = prepare_scorer(bundle, "anogan", calibrated_settings(bundle, "anogan"))
+        >>> settings = calibrated_settings(load_bundle("runs/demo"), "anogan")  # doctest: +SKIP
+        >>> settings.as_flags()  # doctest: +SKIP
+        ['--lam', '0.7', '--steps', '0', ...]
     """
     calibration = stored_calibration_of(bundle, method)
     if calibration is None:
