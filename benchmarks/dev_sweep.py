@@ -73,11 +73,11 @@ def candidates() -> list[Candidate]:
                     ScoringSettings(steps=0, latent_bank=bank, prune_bank=True, lam=0.7, residual="ink",
                                     feature_distance="cosine", critic_weight=1.0, **std))
           for bank in (8192, 16384)],
-        # the pruned bank of 16,384 with the critic term weighed 0, 0.5 and 2 instead of 1
-        *[Candidate(f"anogan0-bank16384-pruned-ink-cos-std-lam0.7{f'-crit{critic:g}' if critic else ''}", "anogan",
-                    ScoringSettings(steps=0, latent_bank=16384, prune_bank=True, lam=0.7, residual="ink",
-                                    feature_distance="cosine", critic_weight=critic, **std))
-          for critic in (0.0, 0.5, 2.0)],
+        # the pruned bank of 16,384 with λ 0.5, 0.7, 0.9 and the critic term weighed 0 to 2 (λ 0.7 with 1 is above)
+        *[Candidate(f"anogan0-bank16384-pruned-ink-cos-std-lam{lam:g}{f'-crit{critic:g}' if critic else ''}",
+                    "anogan", ScoringSettings(steps=0, latent_bank=16384, prune_bank=True, lam=lam, residual="ink",
+                                              feature_distance="cosine", critic_weight=critic, **std))
+          for lam in (0.5, 0.7, 0.9) for critic in (0.0, 0.25, 0.5, 1.0, 2.0) if (lam, critic) != (0.7, 1.0)],
         Candidate("anogan0-bank32768-ink-cos-std-lam0.7-crit1", "anogan",
                   ScoringSettings(steps=0, latent_bank=32768, lam=0.7, residual="ink", feature_distance="cosine",
                                   critic_weight=1.0, **std)),
