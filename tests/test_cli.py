@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from anogan.cli import main
@@ -36,8 +38,6 @@ def test_train_command_writes_a_bundle(tmp_path, shapes_npz, capsys):
 
 
 def test_run_command_trains_with_the_optimizer_options(tmp_path, shapes_npz, capsys):
-    import json
-
     out = tmp_path / "job"
     argv = ["run", "--dataset", "mnist", "--data", shapes_npz, "--normal", "2", "--epochs", "1", "--batch-size", "64",
             "--methods", "feature-knn", "--limit", "20", "--generator-ema", "0.9", "--discriminator-ema", "0.9",
@@ -63,7 +63,6 @@ def test_every_command_has_help(capsys):
 
 
 def test_calibrate_with_labelled_anomalies_uses_f1_max(tmp_path, scoring_bundle, shapes_dataset, capsys):
-    import json
     import shutil
 
     import numpy as np
@@ -116,7 +115,6 @@ def test_score_and_evaluate_defaults_unknown_classes_and_map_names(tmp_path, sco
     assert (tmp_path / "scores_evaluation" / "metrics.json").is_file()
     assert "2 scored rows have a class the bundle does not know" in printed
     assert main(["evaluate", str(results), "--unknown-as", "anomaly", "--out", str(tmp_path / "all")]) == 0
-    import json
 
     metrics = json.loads((tmp_path / "all" / "metrics.json").read_text())
     assert metrics["n_anomaly"] == 4 and metrics["n_unlabelled"] == 0
