@@ -11,7 +11,7 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -103,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--anomalies", metavar="INPUT",
                            help="labelled anomaly images for an F1-max threshold (a folder or .npz; "
                            "validation data, never the test set)")
-    _add_scoring_options(calibrate)
+    _add_scoring_options(calibrate, from_bundle=True)
     calibrate.set_defaults(handler=_calibrate)
 
     score = commands.add_parser(
@@ -125,7 +125,7 @@ def _build_parser() -> argparse.ArgumentParser:
     score.add_argument("--format", dest="file_format", choices=("csv", "parquet"),
                        help="results file format (default: parquet for a .parquet --out, else csv)")
     _add_engine_options(score, "score the inputs on a pool of Ray actors, one scorer each")
-    _add_scoring_options(score)
+    _add_scoring_options(score, from_bundle=True)
     score.set_defaults(handler=_score)
 
     evaluate = commands.add_parser(
@@ -267,21 +267,42 @@ def _engine(args: argparse.Namespace):
     return RayEngine(address=args.ray_address, workers=args.workers, worker_cpus=args.worker_cpus)
 
 
-def _add_scoring_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("scoring settings")
+def _add_scoring_options(parser: argparse.ArgumentParser, from_bundle: bool = False) -> None:
+    """The scoring settings' flags; with ``from_bundle``, an unnamed setting is the bundle's calibrated one."""
+    group = parser.add_argument_group(
+        "scoring settings" + (" (unnamed ones: as the bundle's current calibration of the method, "
+                              "else the default)" if from_bundle else ""))
     for f in fields(ScoringSettings):
         flag, text = SETTING_FLAGS[f.name]
         if isinstance(f.default, bool):
-            group.add_argument(flag, dest=f"score_{f.name}", action="store_true", help=text)
+            group.add_argument(flag, dest=f"score_{f.name}", action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{text} (default {'on' if f.default else 'off'})")
         else:
             choices = SETTING_CHOICES.get(f.name)
-            group.add_argument(flag, dest=f"score_{f.name}", type=type(f.default), default=f.default,
+            group.add_argument(flag, dest=f"score_{f.name}", type=type(f.default), default=None,
                                choices=choices, metavar=None if choices else f.name.upper(),
                                help=f"{text} (default {f.default})")
 
 
-def _settings(args: argparse.Namespace):
-    return ScoringSettings(**{f.name: getattr(args, f"score_{f.name}") for f in fields(ScoringSettings)})
+def _settings(args: argparse.Namespace, unnamed: Optional[ScoringSettings] = None) -> ScoringSettings:
+    """The settings named on the command line, the others from ``unnamed`` (default: the defaults)."""
+    named = {f.name: getattr(args, f"score_{f.name}") for f in fields(ScoringSettings)}
+    return replace(unnamed or ScoringSettings(), **{k: v for k, v in named.items() if v is not None})
+
+
+def _bundle_settings(args: argparse.Namespace, bundle) -> ScoringSettings:
+    """``_settings`` for a scoring command: unnamed settings as the bundle's current calibration of the method.
+
+    So ``anogan score --method anogan`` scores as the last calibration did
+    (and as the dashboard does) instead of recalibrating with the defaults.
+    """
+    from anogan.pipeline import calibrated_settings
+
+    calibrated = calibrated_settings(bundle, args.method)
+    if calibrated != ScoringSettings():
+        print(f"{args.method}: settings not named here are the bundle's calibrated ones "
+              f"({' '.join(calibrated.as_flags())})")
+    return _settings(args, calibrated)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -317,7 +338,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     from anogan.thresholds import calibrate
 
     anomalies = open_input(args.anomalies).readable_images() if args.anomalies else None
-    scorer = Scorer(open_bundle(args.model), args.method, _settings(args))
+    bundle = open_bundle(args.model)
+    scorer = Scorer(bundle, args.method, _bundle_settings(args, bundle))
     calibration = calibrate(scorer, false_positive_rate=args.false_positive_rate, anomalies=anomalies)
     print(f"{args.method}: threshold {calibration.threshold:.6g} ({calibration.rule}, "
           f"{len(calibration.validation_scores)} normal validation images)")
@@ -334,7 +356,7 @@ def _score(args: argparse.Namespace) -> int:
     engine = _engine(args)
     bundle = open_bundle(args.model)
     source = open_input(args.input, args.data, limit=args.limit, sample_seed=args.sample_seed)
-    scorer, calibration = prepare_scorer(bundle, args.method, _settings(args))
+    scorer, calibration = prepare_scorer(bundle, args.method, _bundle_settings(args, bundle))
     if calibration.note:
         print(f"note on the threshold: {calibration.note}")
     summary = score_to_file(source, scorer, calibration, args.out, maps_dir=args.maps, resume=args.resume,

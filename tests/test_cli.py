@@ -127,3 +127,32 @@ def test_the_dashboard_ships_inside_the_package():
     assert app.is_file() and (app.parent / "ui.py").is_file()
     assert {p.name for p in (app.parent / "views").glob("*.py")} >= {"score.py", "results.py", "training.py",
                                                                    "about.py"}
+
+
+def test_score_and_calibrate_keep_the_bundles_calibrated_settings_unless_named(tmp_path, scoring_bundle_copy,
+                                                                                shapes_dataset, capsys):
+    import numpy as np
+
+    model = str(scoring_bundle_copy.path)
+    images = tmp_path / "images.npz"
+    np.savez(images, x=shapes_dataset.x_test[:4])
+
+    def stored():
+        return json.loads((scoring_bundle_copy.path / "bundle.json").read_text())["calibration"]["hybrid"]
+
+    assert main(["calibrate", "--model", model, "--method", "hybrid", "--hybrid-steps", "2", "--lam", "0.5",
+                 "--residual", "ink"]) == 0
+    calibrated = stored()
+    capsys.readouterr()
+    assert main(["score", str(images), "--model", model, "--method", "hybrid", "--out",
+                 str(tmp_path / "a.csv")]) == 0
+    assert stored() == calibrated
+    assert "--lam 0.5 --hybrid-steps 2 --residual ink" in capsys.readouterr().out
+
+    assert main(["calibrate", "--model", model, "--method", "hybrid", "--lam", "0.3",
+                 "--false-positive-rate", "0.05"]) == 0
+    assert stored()["settings"] == {**calibrated["settings"], "lam": 0.3}
+
+    assert main(["score", str(images), "--model", model, "--method", "hybrid", "--residual", "l1",
+                 "--out", str(tmp_path / "b.csv")]) == 0
+    assert stored()["settings"]["residual"] == "l1" and stored()["settings"]["hybrid_steps"] == 2
