@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -20,6 +21,17 @@ from anogan.results import read_results, score_to_file  # noqa: E402
 from anogan.scoring import Scorer  # noqa: E402
 from anogan.thresholds import calibrate  # noqa: E402
 
+
+def assert_same_rows(local: pd.DataFrame, on_ray: pd.DataFrame) -> None:
+    """The same rows and columns; floats equal up to float32 rounding, because an actor's TensorFlow runs on
+    fewer threads than the local one, which changes the last digits on some CPUs (not on others)."""
+    assert list(on_ray.columns) == list(local.columns) and len(on_ray) == len(local)
+    assert (on_ray.dtypes == local.dtypes).all()
+    for column in local.columns:
+        if pd.api.types.is_float_dtype(local[column]):
+            np.testing.assert_allclose(on_ray[column], local[column], rtol=1e-5, atol=1e-7, err_msg=column)
+        else:
+            assert on_ray[column].equals(local[column]), column
 
 
 @pytest.fixture
@@ -44,9 +56,8 @@ def test_cli_ray_scoring_of_a_folder_with_bad_files_equals_local(local_ray, scor
                  "--maps", str(tmp_path / "ray" / "maps")]) == 0
     local, on_ray = read_results(tmp_path / "local" / "r.csv"), read_results(tmp_path / "ray" / "r.csv")
     assert len(on_ray) == 27 and (on_ray["error"] != "").sum() == 3
-    assert on_ray.drop(columns="score").equals(local.drop(columns="score"))  # maps too, relative to the file
+    assert_same_rows(local, on_ray)  # maps too, relative to the file
     assert all((tmp_path / "ray" / name).is_file() for name in on_ray["anomaly_map"] if name)
-    np.testing.assert_allclose(on_ray["score"], local["score"], atol=1e-5)
     assert list(on_ray["index"]) == list(range(27))  # input order
 
 
@@ -61,7 +72,7 @@ def test_parquet_results_hold_the_same_rows_on_both_engines(local_ray, scoring_b
                   engine=RayEngine(workers=1, progress=False), chunk_size=5)
     local, on_ray = read_results(tmp_path / "local.parquet"), read_results(tmp_path / "ray.parquet")
     assert str(local["score"].dtype) == "float64" and str(local["is_anomaly"].dtype) == "boolean"
-    assert local.equals(on_ray)
+    assert_same_rows(local, on_ray)
     assert local["score"].isna().sum() == 3 and not (tmp_path / "ray.parquet.partial.csv").exists()
 
 
@@ -77,7 +88,8 @@ def test_ray_scoring_resumes_a_partial_file_with_one_row_per_input(local_ray, sc
     summary = score_to_file(source, scorer, calibration, tmp_path / "ray.csv", resume=True, progress=False,
                             engine=RayEngine(workers=2, progress=False))
     assert summary.skipped == 10 and summary.scored + summary.errors == 17
-    assert (tmp_path / "ray.csv").read_text() == (tmp_path / "local.csv").read_text()
+    assert (tmp_path / "ray.csv").read_text().splitlines()[:11] == "".join(lines[:11]).splitlines()  # kept as written
+    assert_same_rows(read_results(tmp_path / "local.csv"), read_results(tmp_path / "ray.csv"))
 
 
 @pytest.mark.slow
@@ -108,7 +120,7 @@ def test_a_killed_worker_is_replaced_and_every_input_gets_exactly_one_row(local_
     assert sorted(frame["index"]) == list(range(len(images)))
     assert frame["score"].notna().all()
     local = scorer.score(images).score
-    np.testing.assert_allclose(frame.sort_values("index")["score"], local, atol=1e-5)
+    np.testing.assert_allclose(frame.sort_values("index")["score"], local, rtol=1e-5)
 
 
 VOLATILE = {"train_seconds", "encoder_seconds", "score_images_per_second", "produced_at"}
