@@ -298,11 +298,11 @@ def _bundle_settings(args: argparse.Namespace, bundle) -> ScoringSettings:
     """
     from anogan.pipeline import calibrated_settings
 
-    calibrated = calibrated_settings(bundle, args.method)
-    if calibrated != ScoringSettings():
-        print(f"{args.method}: settings not named here are the bundle's calibrated ones "
-              f"({' '.join(calibrated.as_flags())})")
-    return _settings(args, calibrated)
+    settings = _settings(args, calibrated_settings(bundle, args.method))
+    if settings != _settings(args):
+        print(f"{args.method}: scoring with {' '.join(settings.as_flags())} (settings not named here are the "
+              f"bundle's calibrated ones)")
+    return settings
 
 
 def _train(args: argparse.Namespace) -> int:
