@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -45,6 +46,8 @@ SAMPLE_GRID = 8
 # the document's Adam(1e-4), with Keras' default beta_1
 GAN_LEARNING_RATE = 1e-4
 GAN_BETA_1 = 0.9
+# A checkpoint costs about a second; on short epochs one every epoch would double the training time.
+CHECKPOINT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,8 @@ class TrainConfig:
     discriminator_ema: float = 0.0
     learning_rate: float = GAN_LEARNING_RATE
     beta_1: float = GAN_BETA_1
+    min_steps: int = 0
+    recipe: Optional[dict] = None
 
     def __post_init__(self):
         normal = self.normal if isinstance(self.normal, (list, tuple)) else [self.normal]
@@ -89,17 +94,30 @@ class TrainConfig:
             momentum = getattr(self, f"{role}_ema")
             if not 0.0 <= momentum < 1.0:
                 raise AnoganError(f"the {role}'s EMA momentum must be in [0, 1), got {momentum}")
+        if self.min_steps < 0:
+            raise AnoganError(f"the minimum number of steps must be >= 0, got {self.min_steps}")
         if self.learning_rate <= 0:
             raise AnoganError(f"the GAN learning rate must be > 0, got {self.learning_rate}")
         if not 0.0 <= self.beta_1 < 1.0:
             raise AnoganError(f"Adam's beta_1 must be in [0, 1), got {self.beta_1}")
 
     def resume_key(self) -> dict:
-        """The settings a resumed run must share with the original (all but ``epochs``)."""
+        """The settings a resumed run must share with the original (all but ``epochs`` and the recipe's label)."""
         key = asdict(self)
         key.pop("epochs")
+        key.pop("recipe")
         key["normal"] = list(self.normal)
         return key
+
+    def epochs_for(self, n_train: int) -> int:
+        """The epochs to train on ``n_train`` images: ``epochs``, raised on a small set to reach ``min_steps``.
+
+        Example:
+            >>> TrainConfig("mnist-5k", [0], epochs=20, batch_size=64, min_steps=1500).epochs_for(300)
+            300
+        """
+        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
+        return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
 
 
 def _adam(ema_momentum: float, learning_rate: float, beta_1: float):
@@ -256,15 +274,28 @@ class WriteSampleGrid(Callback):
 
 
 class SaveCheckpoint(Callback):
-    """Checkpoint the GAN and its optimisers, so an interrupted run resumes after this epoch."""
+    """Checkpoint the GAN and its optimisers, so an interrupted run resumes after the checkpointed epoch.
 
-    def __init__(self, run: RunDirectory, trainer: GANTrainer):
-        self.run, self.trainer = run, trainer
+    A checkpoint (two ``.keras`` files and the optimiser state, fsynced)
+    costs about a second, more than a short epoch on a few hundred images,
+    so it is written after the first epoch this process trains, then when
+    ``every_seconds`` have passed since the last one, and always after the
+    last epoch: a killed run loses at most that much work. 0 checkpoints
+    every epoch.
+    """
+
+    def __init__(self, run: RunDirectory, trainer: GANTrainer, last_epoch: int, every_seconds: float = 0.0):
+        self.run, self.trainer, self.last_epoch, self.every_seconds = run, trainer, last_epoch, every_seconds
+        self._saved_at: Optional[float] = None
 
     def on_epoch_end(self, epoch: int, row: dict) -> None:
-        self.run.save_checkpoint(epoch, {"generator": self.trainer.generator,
-                                         "discriminator": self.trainer.discriminator},
-                                 self.trainer.optimizer_state())
+        now = time.monotonic()
+        due = self._saved_at is None or now - self._saved_at >= self.every_seconds
+        if due or epoch == self.last_epoch:
+            self.run.save_checkpoint(epoch, {"generator": self.trainer.generator,
+                                             "discriminator": self.trainer.discriminator},
+                                     self.trainer.optimizer_state())
+            self._saved_at = time.monotonic()
 
 
 class LogProgress(Callback):
@@ -351,7 +382,8 @@ def _check_resume(run: RunDirectory, config: TrainConfig, resume: bool) -> int:
     return run.latest_epoch()
 
 
-def train(config: TrainConfig, out, resume: bool = False, progress: bool = True) -> Bundle:
+def train(config: TrainConfig, out, resume: bool = False, progress: bool = True,
+          checkpoint_seconds: float = CHECKPOINT_SECONDS) -> Bundle:
     """Train the DCGAN on the normal training images of ``config`` and write a model bundle to ``out``.
 
     Args:
@@ -359,6 +391,8 @@ def train(config: TrainConfig, out, resume: bool = False, progress: bool = True)
         out: the run directory.
         resume: continue a run in ``out`` from its last complete epoch.
         progress: show progress bars and log one line per epoch.
+        checkpoint_seconds: write a checkpoint at most this often (and after
+            the first and the last epoch); 0 writes one every epoch.
 
     Returns:
         The trained :class:`~anogan.artifacts.Bundle`.
@@ -368,11 +402,13 @@ def train(config: TrainConfig, out, resume: bool = False, progress: bool = True)
     """
     split = one_class_split(load_dataset(config.dataset, config.data), config.normal, config.val_fraction,
                             config.seed)
-    return train_on_split(split, config, Path(out), resume=resume, progress=progress)
+    return train_on_split(split, config, Path(out), resume=resume, progress=progress,
+                          checkpoint_seconds=checkpoint_seconds)
 
 
 def train_on_split(
-    split: OneClassSplit, config: TrainConfig, out: Path, resume: bool = False, progress: bool = True
+    split: OneClassSplit, config: TrainConfig, out: Path, resume: bool = False, progress: bool = True,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
 ) -> Bundle:
     """Train on an already loaded one-class split (see :func:`train`)."""
     import keras
@@ -380,9 +416,17 @@ def train_on_split(
 
     from anogan.models import as_float32, make_discriminator, make_generator
 
+    config = replace(config, epochs=config.epochs_for(len(split.x_train)))
+    if progress:
+        recipe = f", recipe {config.recipe['name']}" if config.recipe else ""
+        progress_log.info("== GAN: %d epochs (batch %d%s) on %d normal training images of %s, into %s",
+                          config.epochs, config.batch_size, recipe, len(split.x_train), config.dataset, out)
     run = RunDirectory(out)
     start_epoch = _check_resume(run, config, resume)
-    if start_epoch >= config.epochs and run.bundle_file.is_file():
+    if start_epoch > config.epochs:
+        raise AnoganError(f"{run.path} holds a run trained for {start_epoch} epochs, more than the {config.epochs} "
+                          "asked for; choose another --out")
+    if start_epoch == config.epochs and run.bundle_file.is_file():
         return load_bundle(run.path)
     run.path.mkdir(parents=True, exist_ok=True)
     run.write_config(config.resume_key())
@@ -409,17 +453,22 @@ def train_on_split(
 
     callbacks = [WriteSampleGrid(run.samples, trainer.generator, fixed_noise),
                  WriteHistory(run.history, HISTORY_COLUMNS, run.read_history(run.history, start_epoch)),
-                 SaveCheckpoint(run, trainer)]
+                 SaveCheckpoint(run, trainer, config.epochs, checkpoint_seconds)]
     if progress:
         callbacks.append(LogProgress("GAN", config.epochs))
     run_epochs(step, tf.constant(to_model_range(split.x_train)), config.batch_size, config.seed, config.epochs,
                first_epoch=start_epoch + 1, callbacks=callbacks, name="GAN training", progress=progress)
     trainer.use_weight_averages()  # the checkpoints keep the trained weights, so a longer run can resume
 
+    training = asdict(config)
+    recipe = training.pop("recipe")
+    metadata = bundle_metadata(training, split.normal_classes, split.class_names, [IMAGE_SIZE, IMAGE_SIZE, 1],
+                               len(split.x_train), len(split.x_val))
+    if recipe:
+        metadata["recipe"] = recipe
     bundle = Bundle(
         path=run.path,
-        metadata=bundle_metadata(asdict(config), split.normal_classes, split.class_names,
-                                 [IMAGE_SIZE, IMAGE_SIZE, 1], len(split.x_train), len(split.x_val)),
+        metadata=metadata,
         generator=as_float32(trainer.generator, make_generator, config.latent_dim),
         discriminator=as_float32(trainer.discriminator, make_discriminator),
     )

@@ -11,9 +11,10 @@ from anogan.models import make_feature_extractor
 from anogan.training import TrainConfig, train
 
 
-def _train(dataset, out, resume=False, progress=False, **settings):
-    """train() with the settings as keywords, as the tests read best."""
-    return train(TrainConfig(dataset, **settings), out, resume=resume, progress=progress)
+def _train(dataset, out, resume=False, progress=False, checkpoint_seconds=0.0, **settings):
+    """train() with the settings as keywords, as the tests read best; a checkpoint every epoch unless told."""
+    return train(TrainConfig(dataset, **settings), out, resume=resume, progress=progress,
+                 checkpoint_seconds=checkpoint_seconds)
 
 
 def _history_epochs(run_dir):
@@ -96,6 +97,27 @@ def test_resume_after_an_interrupted_epoch_continues_where_it_stopped(tmp_path, 
     assert _history_epochs(run_dir) == [1, 2, 3]
     assert bundle.metadata["training"]["epochs"] == 3
     assert load_bundle(run_dir).generator is not None
+
+
+def test_checkpoints_are_spaced_in_time_but_the_first_and_last_epochs_always_have_one(tmp_path, shapes_npz,
+                                                                                      monkeypatch):
+    saved = []
+    original_save = RunDirectory.save_checkpoint
+    monkeypatch.setattr(RunDirectory, "save_checkpoint",
+                        lambda self, epoch, models, state: (saved.append(epoch), original_save(self, epoch, models, state)))
+    options = dict(normal=[0], data=shapes_npz, batch_size=32, seed=0, progress=False, checkpoint_seconds=3600)
+    _train("mnist", out=tmp_path / "run", epochs=4, **options)
+    assert saved == [1, 4] and _history_epochs(tmp_path / "run") == [1, 2, 3, 4]
+    saved.clear()
+    _train("mnist", out=tmp_path / "run", epochs=6, resume=True, **options)  # a longer run continues the last
+    assert saved == [5, 6]
+
+
+def test_a_run_asked_for_fewer_epochs_than_its_folder_holds_is_refused(tmp_path, shapes_npz):
+    options = dict(normal=[0], data=shapes_npz, batch_size=32, seed=0, out=tmp_path / "run")
+    _train("mnist", epochs=2, **options)
+    with pytest.raises(AnoganError, match="trained for 2 epochs, more than the 1"):
+        _train("mnist", epochs=1, resume=True, **options)
 
 
 def test_resume_refuses_different_settings(tmp_path, shapes_npz):
