@@ -13,11 +13,12 @@ table can be built over several sittings; :func:`summarize` then writes
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shlex
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -26,14 +27,19 @@ import numpy as np
 from anogan.artifacts import ENCODER_METHODS, RunDirectory, write_json_atomic, write_text_atomic
 from anogan.data import DEV_ANOMALIES
 from anogan.errors import AnoganError
-from anogan.evaluation import ranking_metrics
+from anogan.evaluation import OPERATING_POINTS, ranking_metrics
+from anogan.recipes import DEFAULT_RECIPE, get_recipe, training_flags
 from anogan.scoring import ScoringSettings, check_methods
-from anogan.training import GAN_BETA_1, GAN_LEARNING_RATE, TrainConfig
+from anogan.training import TrainConfig
 
 progress_log = logging.getLogger("anogan.progress")
 
-RESULT_FIELDS = ("dataset", "split", "normal_class", "seed", "candidate", "method", "auroc", "auprc", "f1_max",
-                 "train_seconds", "encoder_seconds", "score_images_per_second", "epochs", "command")
+# the training settings every result records, as the bundle was trained
+TRAINED_FIELDS = ("epochs", "batch_size", "precision", "generator_ema", "discriminator_ema", "learning_rate", "beta_1",
+                  "min_steps", "val_fraction")
+RESULT_FIELDS = ("dataset", "split", "normal_class", "seed", "candidate", "recipe", "method", "auroc",
+                 "tpr_at_1pct_fpr", "tpr_at_5pct_fpr", "recall_at_threshold", "auprc", "f1_max", "train_seconds",
+                 "encoder_seconds", "score_images_per_second", "epochs", "command")
 
 
 def parse_classes(text: str) -> list[int]:
@@ -67,50 +73,90 @@ class Candidate:
 
 @dataclass(frozen=True)
 class BenchmarkConfig:
+    """What the benchmark trains with: a recipe (:mod:`anogan.recipes`) and the training settings it replaces.
+
+    ``training`` maps a recipe's training setting to its value (``None``: the recipe's).
+    """
+
     dataset: str
     data: Optional[str]
-    epochs: int
-    encoder_epochs: int = 30
-    batch_size: int = 256
+    recipe: str = DEFAULT_RECIPE
+    training: dict = field(default_factory=dict)
+    precision: str = "float32"
     anogan_limit: int = 1000
     split: str = "test"
     dev_anomalies: int = DEV_ANOMALIES
-    precision: str = "float32"
-    generator_ema: float = 0.0
-    discriminator_ema: float = 0.0
-    learning_rate: float = GAN_LEARNING_RATE
-    beta_1: float = GAN_BETA_1
 
     def train_config(self, normal_class: int, seed: int) -> TrainConfig:
-        return TrainConfig(dataset=self.dataset, normal=(str(normal_class),), epochs=self.epochs, data=self.data,
-                           batch_size=self.batch_size, seed=seed, precision=self.precision,
-                           generator_ema=self.generator_ema, discriminator_ema=self.discriminator_ema,
-                           learning_rate=self.learning_rate, beta_1=self.beta_1)
+        return get_recipe(self.recipe).train_config(self.dataset, (str(normal_class),), data=self.data, seed=seed,
+                                                    precision=self.precision, **self.training)
+
+    def training_name(self) -> str:
+        """The recipe's name, with a short hash of the replaced training settings if any (for the runs folder)."""
+        # not the epochs: a longer run of the same settings continues a shorter one's checkpoint
+        replaced = {k: v for k, v in sorted(self.training.items())
+                    if v is not None and k not in ("epochs", "encoder_epochs")}
+        if self.precision != "float32":
+            replaced["precision"] = self.precision
+        if not replaced:
+            return self.recipe
+        return f"{self.recipe}-{hashlib.blake2b(json.dumps(replaced).encode(), digest_size=3).hexdigest()}"
+
+    @property
+    def encoder_epochs(self) -> int:
+        return self.training.get("encoder_epochs") or get_recipe(self.recipe).training.encoder_epochs
 
     def command(self, normal_class: int, seed: int, candidate: Candidate, out: Path) -> str:
+        """The command that reproduces one result: the recipe, every replaced setting, the candidate's flags."""
         words = ["anogan", "benchmark", "--dataset", self.dataset]
         if self.data:
             words += ["--data", self.data]
-        words += ["--classes", str(normal_class), "--seeds", str(seed), "--epochs", str(self.epochs),
-                  "--encoder-epochs", str(self.encoder_epochs), "--batch-size", str(self.batch_size),
-                  "--methods", candidate.method]
+        words += ["--recipe", self.recipe, "--classes", str(normal_class), "--seeds", str(seed),
+                  *training_flags(self.training), "--methods", candidate.method, "--candidate", candidate.name]
         if self.precision != "float32":
             words += ["--precision", self.precision]
-        if self.generator_ema:
-            words += ["--generator-ema", str(self.generator_ema)]
-        if self.discriminator_ema:
-            words += ["--discriminator-ema", str(self.discriminator_ema)]
-        if self.learning_rate != GAN_LEARNING_RATE:
-            words += ["--gan-lr", str(self.learning_rate)]
-        if self.beta_1 != GAN_BETA_1:
-            words += ["--gan-beta1", str(self.beta_1)]
-        if candidate.name != candidate.method:
-            words += ["--candidate", candidate.name]
         if self.split == "dev":
             words += ["--split", "dev", "--dev-anomalies", str(self.dev_anomalies)]
         else:
             words += ["--anogan-limit", str(self.anogan_limit)]
-        return shlex.join(words + candidate.settings.as_flags() + ["--out", str(out)])
+        base = recipe_base_settings(get_recipe(self.recipe), candidate.method)
+        return shlex.join(words + candidate.settings.as_flags(base) + ["--out", str(out)])
+
+
+def recipe_base_settings(recipe, method: str) -> ScoringSettings:
+    """The settings ``method`` scores with under ``recipe`` before any option: the recipe's for its own method."""
+    return recipe.scoring if method == recipe.method else ScoringSettings()
+
+
+def candidates_for(config: BenchmarkConfig, methods: Optional[Sequence[str]] = None, named: Optional[dict] = None,
+                   name: Optional[str] = None) -> list[Candidate]:
+    """The candidates of one benchmark call: each method under the recipe, with the settings ``named`` on top.
+
+    Names: the recipe's (``recommended``) for its own method, ``RECIPE-METHOD``
+    for another; with any training or scoring setting replaced,
+    ``RECIPE-custom-HASH`` (the settings are in every result file). ``name``
+    names the one candidate of a single-method call.
+
+    Example:
+        >>> [c.name for c in candidates_for(BenchmarkConfig("mnist", None), ["anogan", "feature-knn"])]
+        ['recommended', 'recommended-feature-knn']
+    """
+    recipe = get_recipe(config.recipe)
+    methods = check_methods(methods or [recipe.method])
+    if name and len(methods) != 1:
+        raise AnoganError("--candidate names one configuration: give exactly one --methods")
+    named = named or {}
+    replaced = {k: v for k, v in config.training.items() if v is not None}
+    candidates = []
+    for method in methods:
+        settings = replace(recipe_base_settings(recipe, method), **named)
+        label = recipe.name if method == recipe.method else f"{recipe.name}-{method}"
+        if not name and (replaced or named):
+            digest = hashlib.blake2b(json.dumps([replaced, method, settings.relevant_to(method)], sort_keys=True)
+                                     .encode(), digest_size=3).hexdigest()
+            label = f"{recipe.name}-custom-{digest}" + ("" if method == recipe.method else f"-{method}")
+        candidates.append(Candidate(name or label, method, settings))
+    return candidates
 
 
 def result_path(out: Path, dataset: str, normal_class: int, seed: int, name: str) -> Path:
@@ -170,9 +216,10 @@ def run_cell(config: BenchmarkConfig, normal_class: int, seed: int, candidates: 
     if progress:
         progress_log.info("== %s normal=%s seed=%s (%s): %s", config.dataset, normal_class, seed,
                           config.split, ", ".join(c.name for c in candidates))
-    run = RunDirectory(runs_dir / f"{config.dataset}_class{normal_class}_seed{seed}")
+    run = RunDirectory(runs_dir / f"{config.dataset}_class{normal_class}_seed{seed}_{config.training_name()}")
     bundle = ensure_bundle(config.train_config(normal_class, seed), run.path, [c.method for c in candidates],
                            config.encoder_epochs, progress=progress)
+    trained = {**asdict(TrainConfig("-", ("-",), 1)), **bundle.metadata["training"]}
     timing = {"train_seconds": round(run.seconds(run.history), 1),
               "encoder_seconds": round(run.seconds(run.encoder_history), 1)}
     if config.split == "dev":
@@ -187,10 +234,9 @@ def run_cell(config: BenchmarkConfig, normal_class: int, seed: int, candidates: 
             "candidate": candidate.name, "method": candidate.method, **measured[candidate.name],
             "train_seconds": timing["train_seconds"],
             "encoder_seconds": timing["encoder_seconds"] if candidate.method in ENCODER_METHODS else 0.0,
-            "epochs": config.epochs, "encoder_epochs": config.encoder_epochs,
-            "batch_size": config.batch_size, "precision": config.precision,
-            "generator_ema": config.generator_ema, "discriminator_ema": config.discriminator_ema,
-            "learning_rate": config.learning_rate, "beta_1": config.beta_1,
+            "recipe": config.recipe, "training_replaced": {k: v for k, v in config.training.items() if v is not None},
+            **{key: trained[key] for key in TRAINED_FIELDS},
+            "encoder_epochs": config.encoder_epochs,
             "settings": candidate.settings.relevant_to(candidate.method),
             "command": config.command(normal_class, seed, candidate, out),
             "produced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -214,7 +260,8 @@ def _score_test(config: BenchmarkConfig, bundle, run_dir: Path, candidate: Candi
                           progress=progress)
     seconds = time.perf_counter() - started
     metrics = compute_metrics(read_results(results_csv))
-    return {"auroc": metrics["auroc"], "auprc": metrics["auprc"], "f1_max": metrics["f1_max"],
+    return {**{key: metrics[key] for key in ("auroc", "auprc", "f1_max", *OPERATING_POINTS, "recall_at_threshold")},
+            "false_positive_rate_at_threshold": metrics["at_bundle_threshold"]["false_positive_rate"],
             "n_test": metrics["n_labelled"], "anogan_limit": limit,
             "score_images_per_second": round(summary.scored / seconds, 2) if summary.scored else None}
 
@@ -273,7 +320,9 @@ def summarize(out, records: Optional[list[dict]] = None) -> Optional[Path]:
     # Results written before dev splits and named candidates existed are test results named by method.
     frame["split"] = frame["split"].fillna("test") if "split" in frame else "test"
     frame["candidate"] = frame["candidate"].fillna(frame["method"]) if "candidate" in frame else frame["method"]
-    frame = frame[[f for f in RESULT_FIELDS if f != "command"]].sort_values(["candidate", "normal_class", "seed"])
+    # results written before recipes and operating points lack those fields
+    frame = frame.reindex(columns=[f for f in RESULT_FIELDS if f != "command"]).sort_values(
+        ["candidate", "normal_class", "seed"])
     write_text_atomic(out / "summary.csv", frame.to_csv(index=False))
     grouped = frame.groupby(["candidate", "normal_class"])["auroc"].agg(["mean", "std", "count"]).reset_index()
     candidates = sorted(grouped["candidate"].unique())
@@ -333,13 +382,24 @@ def candidate_table(frame, records: list[dict]) -> str:
         n_images = float(images[candidate].mean()) if candidate in images.index else 0.0
         scoring = (n_images / group["score_images_per_second"]).mean()
         minutes = (group["train_seconds"] + group["encoder_seconds"]).mean() / 60 + scoring / 60
+        operating = [_percent(group[key].mean()) for key in ("tpr_at_1pct_fpr", "recall_at_threshold")]
+        tpr_by_class = group.groupby("normal_class")["tpr_at_1pct_fpr"].mean().dropna()
+        worst_tpr = f"{100 * tpr_by_class.min():.1f} (class {int(tpr_by_class.idxmin())})" if len(tpr_by_class) else "–"
         rows.append((100 * per_class.mean(), candidate, group["method"].iloc[0], 100 * per_class.min(),
-                     int(per_class.idxmin()), len(per_class), minutes))
-    lines = ["| candidate | method | mean AUROC | worst class | classes | minutes per run |", "|---|---|---:|---|---:|---:|"]
+                     int(per_class.idxmin()), len(per_class), minutes, *operating, worst_tpr))
+    lines = ["| candidate | method | mean AUROC | worst class | TPR at 1 % FPR | worst TPR at 1 % FPR | "
+             "recall at threshold | classes | minutes per run |", "|---|---|---:|---|---:|---|---:|---:|---:|"]
     # candidates measured on more classes first: a mean over fewer classes is not comparable
-    for mean, candidate, method, worst, worst_class, n, minutes in sorted(rows, key=lambda r: (-r[5], -r[0])):
-        lines.append(f"| {candidate} | {method} | {mean:.1f} | {worst:.1f} (class {worst_class}) | {n} | {minutes:.1f} |")
+    for mean, candidate, method, worst, worst_class, n, minutes, tpr, recall, worst_tpr in sorted(
+            rows, key=lambda r: (-r[5], -r[0])):
+        lines.append(f"| {candidate} | {method} | {mean:.1f} | {worst:.1f} (class {worst_class}) | {tpr} | "
+                     f"{worst_tpr} | {recall} | {n} | {minutes:.1f} |")
     return "\n".join(lines) + "\n"
+
+
+def _percent(value) -> str:
+    """A share as a percentage, or a dash where older results did not measure it."""
+    return "–" if value is None or value != value else f"{100 * value:.1f}"
 
 
 def _plot_summary(path: Path, grouped, candidates, classes) -> None:

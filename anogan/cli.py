@@ -19,8 +19,9 @@ from anogan.data import DATASETS, DEV_ANOMALIES
 from anogan.errors import AnoganError
 from anogan.images import MAX_FILE_BYTES
 from anogan.models import PRECISIONS
-from anogan.scoring import DEFAULT_METHOD, METHODS, SETTING_CHOICES, SETTING_FLAGS, ScoringSettings
-from anogan.training import GAN_BETA_1, GAN_LEARNING_RATE
+from anogan.recipes import DEFAULT_RECIPE, LEGACY_METHOD, RECIPES, TRAINING_FLAGS, get_recipe
+from anogan.scoring import METHODS, SETTING_CHOICES, SETTING_FLAGS, ScoringSettings
+from anogan.training import CHECKPOINT_SECONDS
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -36,13 +37,38 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_bundle_options(parser: argparse.ArgumentParser, method_required: Optional[bool] = None) -> None:
-    """``--model`` and, unless ``method_required`` is ``None``, ``--method`` (defaulting to the default method)."""
+def _add_bundle_options(parser: argparse.ArgumentParser, scoring: bool = False) -> None:
+    """``--model`` and, for a scoring command, ``--method`` and ``--recipe`` (default: the bundle's recipe)."""
     parser.add_argument("--model", required=True, metavar="RUN_DIR", help="the model bundle")
-    if method_required is not None:
-        parser.add_argument("--method", required=method_required, choices=METHODS,
-                            default=None if method_required else DEFAULT_METHOD,
-                            help="scoring method" + ("" if method_required else f" (default {DEFAULT_METHOD})"))
+    if scoring:
+        parser.add_argument("--method", choices=METHODS,
+                            help="scoring method (default: the method of the bundle's recipe; bundles trained "
+                            f"before recipes: {LEGACY_METHOD})")
+        parser.add_argument("--recipe", choices=RECIPES,
+                            help="score with this recipe's method and settings instead of the bundle's own")
+
+
+def _add_recipe_options(parser: argparse.ArgumentParser, val_fraction: Optional[float] = None,
+                        encoder: bool = True) -> None:
+    """``--recipe`` and the training settings it fixes, each replacing one setting (default: the recipe's)."""
+    recommended = get_recipe(DEFAULT_RECIPE).training
+    group = parser.add_argument_group("recipe (each option below replaces one setting of the recipe; the bundle "
+                                      "records what was replaced)")
+    group.add_argument("--recipe", choices=RECIPES, default=DEFAULT_RECIPE,
+                       help=f"the configuration to train and score with (default {DEFAULT_RECIPE}: the best "
+                       "measured on the dev split; document: the seed document's DCGAN recipe exactly)")
+    for name, (flag, text) in TRAINING_FLAGS.items():
+        if name == "encoder_epochs" and not encoder:
+            continue
+        default = val_fraction if name == "val_fraction" else None
+        shown = f"default {default:g}" if default is not None else f"{DEFAULT_RECIPE}: {getattr(recommended, name):g}"
+        group.add_argument(flag, dest=f"train_{name}", type=type(getattr(recommended, name)), default=default,
+                           metavar=name.upper(), help=f"{text} ({shown})")
+
+
+def _training_overrides(args: argparse.Namespace) -> dict:
+    """The recipe's training settings named on the command line (``None``: not named)."""
+    return {name: getattr(args, f"train_{name}", None) for name in TRAINING_FLAGS}
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -60,20 +86,19 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_data_options(train)
     train.add_argument("--normal", action="append", required=True, metavar="CLASS",
                        help="a normal class, by name or index; repeat for several (every other class is an anomaly)")
-    train.add_argument("--epochs", type=int, required=True, help="total number of training epochs")
-    train.add_argument("--batch-size", type=int, default=256, help="images per training step (default 256)")
     train.add_argument("--seed", type=int, default=0,
                        help="seed for weights, noise, shuffling and the validation split (default 0); "
                        "the same seed and data give the same weights on CPU")
-    train.add_argument("--val-fraction", type=float, default=0.1,
-                       help="share of normal training images held out as normal validation data (default 0.1)")
     train.add_argument("--xla", dest="jit_compile", action="store_true",
                        help="compile the train step with XLA (off by default: slower on the CPUs we measured)")
     _add_precision_option(train)
-    _add_optimizer_options(train)
+    _add_recipe_options(train, encoder=False)
     train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory for the bundle and logs")
     train.add_argument("--resume", action="store_true",
-                       help="continue an interrupted run in RUN_DIR from its last complete epoch")
+                       help="continue an interrupted run in RUN_DIR from its last checkpoint")
+    train.add_argument("--checkpoint-seconds", type=float, default=CHECKPOINT_SECONDS, metavar="SECONDS",
+                       help="write a checkpoint at most this often, and after the first and the last epoch "
+                       f"(default {CHECKPOINT_SECONDS:g}; 0: every epoch)")
     train.set_defaults(handler=_train)
 
     encoder = commands.add_parser(
@@ -96,7 +121,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "bundle: a split-conformal threshold for a false-positive rate, or F1-max when labelled anomalies are given. "
         "Never calibrate on the data you evaluate.",
     )
-    _add_bundle_options(calibrate, method_required=True)
+    _add_bundle_options(calibrate, scoring=True)
     calibrate.add_argument("--false-positive-rate", type=float, default=0.01, metavar="RATE",
                            help="share of normal images the threshold may flag (default 0.01); a split-conformal "
                            "threshold on the normal validation scores keeps that promise on new normal images")
@@ -115,7 +140,7 @@ def _build_parser() -> argparse.ArgumentParser:
     score.add_argument("input", metavar="INPUT",
                        help="a folder of images (recursive; the parent folder name is the class), an .npz "
                        "with x (and optional y), or a dataset split such as mnist:test")
-    _add_bundle_options(score, method_required=False)
+    _add_bundle_options(score, scoring=True)
     score.add_argument("--out", required=True, metavar="RESULTS_CSV", help="the results file")
     score.add_argument("--data", metavar="PATH", help="local data files for a dataset split INPUT")
     score.add_argument("--maps", metavar="DIR", help="write reconstruction and residual heat-map PNGs here")
@@ -150,19 +175,13 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="data source (default mnist-5k, embedded)")
     run.add_argument("--data", metavar="PATH", help="local data files (see 'anogan train --help')")
     run.add_argument("--normal", action="append", metavar="CLASS", help="a normal class; repeatable (default 0)")
-    run.add_argument("--epochs", type=int, default=200, help="GAN epochs (default 200)")
-    run.add_argument("--batch-size", type=int, default=32, help="GAN batch size (default 32)")
-    run.add_argument("--encoder-epochs", type=int, default=30, help="encoder epochs (default 30)")
-    run.add_argument("--methods", default="encoder,hybrid,feature-knn",
-                     help="comma-separated scoring methods (default encoder,hybrid,feature-knn; anogan is slow)")
+    run.add_argument("--methods",
+                     help="comma-separated scoring methods (default: the recipe's method, and feature-knn beside it)")
     run.add_argument("--limit", type=int, help="score a seeded subset of this many test images")
     run.add_argument("--seed", type=int, default=0, help="seed (default 0)")
-    run.add_argument("--val-fraction", type=float, default=0.25,
-                     help="share of normal training images held out for thresholds (default 0.25: 100 images "
-                     "of a mnist-5k digit, enough to promise a 1 %% false-positive rate)")
     run.add_argument("--out", default="runs/mnist5k-0", metavar="RUN_DIR", help="output folder (default runs/mnist5k-0)")
     _add_precision_option(run)
-    _add_optimizer_options(run)
+    _add_recipe_options(run, val_fraction=0.25)
     _add_scoring_options(run)
     run.set_defaults(handler=_run)
 
@@ -176,12 +195,9 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_data_options(bench)
     bench.add_argument("--classes", default="0-9", help="normal classes, e.g. 0-9 or 1,3,5 (default 0-9)")
     bench.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
-    bench.add_argument("--epochs", type=int, required=True, help="GAN epochs per run (the last epoch is used)")
-    bench.add_argument("--encoder-epochs", type=int, default=30, help="encoder epochs (default 30)")
-    bench.add_argument("--batch-size", type=int, default=256, help="GAN batch size (default 256)")
     _add_precision_option(bench)
-    _add_optimizer_options(bench)
-    bench.add_argument("--methods", default="encoder,hybrid", help="comma-separated methods (default encoder,hybrid)")
+    _add_recipe_options(bench)
+    bench.add_argument("--methods", help="comma-separated methods (default: the recipe's method)")
     bench.add_argument("--anogan-limit", type=int, default=1000,
                        help="the anogan method with inversion steps scores a fixed seeded subset of this many "
                        "test images (default 1000)")
@@ -192,7 +208,8 @@ def _build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--dev-anomalies", type=int, default=DEV_ANOMALIES,
                        help="other classes' training images in the dev split (default %(default)s)")
     bench.add_argument("--candidate", metavar="NAME",
-                       help="name of this scoring configuration in the result files (default: the method)")
+                       help="name of this configuration in the result files (default: the recipe's name for its "
+                       "own method, RECIPE-METHOD for another; RECIPE-custom-HASH when settings are replaced)")
     bench.add_argument("--runs-dir", help="where model bundles go (default OUT/runs)")
     bench.add_argument("--out", required=True, metavar="DIR", help="folder for the result files and summaries")
     _add_engine_options(bench, "run each (class, seed) as a Ray task")
@@ -225,26 +242,6 @@ def _add_precision_option(parser: argparse.ArgumentParser) -> None:
                         "faster training on CPUs with bfloat16 instructions; the bundle is saved in float32")
 
 
-def _add_optimizer_options(parser: argparse.ArgumentParser) -> None:
-    """The GAN optimisers' settings: weight averages kept beside training, Adam's learning rate and beta_1."""
-    parser.add_argument("--generator-ema", type=float, default=0.0, metavar="MOMENTUM",
-                        help="keep an exponential moving average of G's weights with this momentum (e.g. 0.99) "
-                        "and save it as the bundle's generator; training itself is unchanged (default 0: off)")
-    parser.add_argument("--discriminator-ema", type=float, default=0.0, metavar="MOMENTUM",
-                        help="the same for D: the bundle's discriminator (the scorers' feature map) is the average "
-                        "(default 0: off)")
-    parser.add_argument("--gan-lr", type=float, default=GAN_LEARNING_RATE, metavar="RATE",
-                        help="Adam's learning rate for G and D (default 1e-4, the document's)")
-    parser.add_argument("--gan-beta1", type=float, default=GAN_BETA_1, metavar="BETA",
-                        help="Adam's beta_1 for G and D (default 0.9; the DCGAN paper used 0.5 with 2e-4)")
-
-
-def _training_options(args: argparse.Namespace) -> dict:
-    """The TrainConfig fields of the precision and optimizer options, shared by train, run and benchmark."""
-    return dict(precision=args.precision, generator_ema=args.generator_ema, discriminator_ema=args.discriminator_ema,
-                learning_rate=args.gan_lr, beta_1=args.gan_beta1)
-
-
 def _add_engine_options(parser: argparse.ArgumentParser, ray_does: str) -> None:
     group = parser.add_argument_group("engine")
     group.add_argument("--engine", choices=("local", "ray"), default="local",
@@ -268,10 +265,10 @@ def _engine(args: argparse.Namespace):
 
 
 def _add_scoring_options(parser: argparse.ArgumentParser, from_bundle: bool = False) -> None:
-    """The scoring settings' flags; with ``from_bundle``, an unnamed setting is the bundle's calibrated one."""
+    """The scoring settings' flags; an unnamed setting is the recipe's (or, with ``from_bundle``, the bundle's)."""
     group = parser.add_argument_group(
-        "scoring settings" + (" (unnamed ones: as the bundle's current calibration of the method, "
-                              "else the default)" if from_bundle else ""))
+        "scoring settings (unnamed ones: " + ("as the bundle's current calibration of the method, else " if from_bundle
+                                              else "") + "as the recipe, for the recipe's method; else the default)")
     for f in fields(ScoringSettings):
         flag, text = SETTING_FLAGS[f.name]
         if isinstance(f.default, bool):
@@ -284,39 +281,47 @@ def _add_scoring_options(parser: argparse.ArgumentParser, from_bundle: bool = Fa
                                help=f"{text} (default {f.default})")
 
 
-def _settings(args: argparse.Namespace, unnamed: Optional[ScoringSettings] = None) -> ScoringSettings:
-    """The settings named on the command line, the others from ``unnamed`` (default: the defaults)."""
+def _named_settings(args: argparse.Namespace) -> dict:
+    """The scoring settings named on the command line."""
     named = {f.name: getattr(args, f"score_{f.name}") for f in fields(ScoringSettings)}
-    return replace(unnamed or ScoringSettings(), **{k: v for k, v in named.items() if v is not None})
+    return {k: v for k, v in named.items() if v is not None}
 
 
-def _bundle_settings(args: argparse.Namespace, bundle) -> ScoringSettings:
-    """``_settings`` for a scoring command: unnamed settings as the bundle's current calibration of the method.
+def _scoring_choice(args: argparse.Namespace, bundle):
+    """The method and settings a scoring command uses: the bundle's recipe (or ``--recipe``), then named flags.
 
-    So ``anogan score --method anogan`` scores as the last calibration did
-    (and as the dashboard does) instead of recalibrating with the defaults.
+    Prints what it chose when anything came from the bundle or a recipe, so
+    a bare ``anogan score`` says which recipe it scores with.
     """
-    from anogan.pipeline import calibrated_settings
+    from anogan.recipes import ScoringChoice, scoring_choice
 
-    settings = _settings(args, calibrated_settings(bundle, args.method))
-    if settings != _settings(args):
-        print(f"{args.method}: scoring with {' '.join(settings.as_flags())} (settings not named here are the "
-              f"bundle's calibrated ones)")
-    return settings
+    choice = scoring_choice(bundle, args.method, args.recipe)
+    named = _named_settings(args)
+    settings = replace(choice.settings, **named)
+    flags = " ".join(settings.as_flags())
+    print(f"{choice.method}: scoring with {choice.source}" + (", and the settings named here" if named else "")
+          + (f" ({flags})" if flags else ""))
+    return ScoringChoice(choice.method, settings, choice.source)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from anogan.training import TrainConfig, train
+    from anogan.recipes import get_recipe
+    from anogan.training import train
 
-    config = TrainConfig(dataset=args.dataset, normal=args.normal, epochs=args.epochs, data=args.data,
-                         batch_size=args.batch_size, seed=args.seed, val_fraction=args.val_fraction,
-                         jit_compile=args.jit_compile, **_training_options(args))
-    bundle = train(config, args.out, resume=args.resume)
+    overrides = _training_overrides(args)
+    config = get_recipe(args.recipe).train_config(args.dataset, args.normal, data=args.data, seed=args.seed,
+                                                  jit_compile=args.jit_compile, precision=args.precision, **overrides)
+    bundle = train(config, args.out, resume=args.resume, checkpoint_seconds=args.checkpoint_seconds)
     run = bundle.run_directory()
-    print(f"model bundle: {bundle.path}")
+    print(f"model bundle: {bundle.path} (recipe {args.recipe}"
+          + (f", replaced: {_describe(config.recipe['overrides'])})" if config.recipe["overrides"] else ")"))
     print(f"samples:      {run.samples}")
     print(f"history:      {run.history}")
     return 0
+
+
+def _describe(values: dict) -> str:
+    return ", ".join(f"{key} {value}" for key, value in values.items())
 
 
 def _train_encoder(args: argparse.Namespace) -> int:
@@ -339,9 +344,10 @@ def _calibrate(args: argparse.Namespace) -> int:
 
     anomalies = open_input(args.anomalies).readable_images() if args.anomalies else None
     bundle = open_bundle(args.model)
-    scorer = Scorer(bundle, args.method, _bundle_settings(args, bundle))
+    choice = _scoring_choice(args, bundle)
+    scorer = Scorer(bundle, choice.method, choice.settings)
     calibration = calibrate(scorer, false_positive_rate=args.false_positive_rate, anomalies=anomalies)
-    print(f"{args.method}: threshold {calibration.threshold:.6g} ({calibration.rule}, "
+    print(f"{choice.method}: threshold {calibration.threshold:.6g} ({calibration.rule}, "
           f"{len(calibration.validation_scores)} normal validation images)")
     if calibration.note:
         print(f"note: {calibration.note}")
@@ -354,9 +360,10 @@ def _score(args: argparse.Namespace) -> int:
     from anogan.results import score_to_file
 
     engine = _engine(args)
-    bundle = open_bundle(args.model)
     source = open_input(args.input, args.data, limit=args.limit, sample_seed=args.sample_seed)
-    scorer, calibration = prepare_scorer(bundle, args.method, _bundle_settings(args, bundle))
+    bundle = open_bundle(args.model)
+    choice = _scoring_choice(args, bundle)
+    scorer, calibration = prepare_scorer(bundle, choice.method, choice.settings)
     if calibration.note:
         print(f"note on the threshold: {calibration.note}")
     summary = score_to_file(source, scorer, calibration, args.out, maps_dir=args.maps, resume=args.resume,
@@ -364,7 +371,8 @@ def _score(args: argparse.Namespace) -> int:
     if engine is not None and engine.startup_seconds is not None:
         print(f"ray: connected in {engine.startup_seconds:.1f} s")
     print(f"scored {summary.scored} of {summary.total} inputs ({summary.errors} errors, "
-          f"{summary.skipped} already done) at {summary.images_per_second:.1f} img/s")
+          f"{summary.skipped} already done) at {summary.images_per_second:.1f} img/s; "
+          f"{summary.flagged} flagged as anomalies ({summary.out_of_domain} of them not images of the trained kind)")
     for path, reason in summary.failures:
         print(f"  not scored: {path}: {reason}")
     if summary.errors > len(summary.failures):
@@ -403,14 +411,13 @@ def _print_metrics(metrics: dict) -> None:
 def _run(args: argparse.Namespace) -> int:
     from anogan.pipeline import run_job
 
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     job = run_job(
-        args.out, dataset=args.dataset, data=args.data, normal=args.normal or ["0"], epochs=args.epochs,
-        batch_size=args.batch_size, encoder_epochs=args.encoder_epochs,
-        methods=[m.strip() for m in args.methods.split(",") if m.strip()],
-        settings=_settings(args), limit=args.limit, seed=args.seed, val_fraction=args.val_fraction,
-        **_training_options(args),
+        args.out, dataset=args.dataset, data=args.data, normal=args.normal or ["0"], recipe=args.recipe,
+        methods=methods, scoring_overrides=_named_settings(args), limit=args.limit, seed=args.seed,
+        precision=args.precision, **_training_overrides(args),
     )
-    print()
+    print(f"\nrecipe {job.recipe}:")
     for metrics in job.metrics.values():
         _print_metrics(metrics)
     print(f"\nmodel bundle:  {job.bundle_path}  (samples in {job.bundle_path / 'samples'})")
@@ -433,18 +440,14 @@ def _own_command() -> str:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from anogan.benchmark import BenchmarkConfig, Candidate, parse_classes, run_benchmark, summarize
+    from anogan.benchmark import BenchmarkConfig, candidates_for, parse_classes, run_benchmark, summarize
 
-    config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
-                             encoder_epochs=args.encoder_epochs, batch_size=args.batch_size,
-                             **_training_options(args), anogan_limit=args.anogan_limit,
-                             split=args.split, dev_anomalies=args.dev_anomalies)
+    config = BenchmarkConfig(dataset=args.dataset, data=args.data, recipe=args.recipe, precision=args.precision,
+                             training=_training_overrides(args), anogan_limit=args.anogan_limit, split=args.split,
+                             dev_anomalies=args.dev_anomalies)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    if args.candidate and len(methods) != 1:
-        raise AnoganError("--candidate names one configuration: give exactly one --methods")
-    settings = _settings(args)
-    candidates = [Candidate(args.candidate or method, method, settings) for method in methods]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    candidates = candidates_for(config, methods, _named_settings(args), args.candidate)
     run_benchmark(config, parse_classes(args.classes), seeds, candidates, args.out, runs_dir=args.runs_dir,
                   engine=_engine(args))
     table = summarize(args.out)
@@ -515,6 +518,23 @@ def _show_progress() -> None:
 NO_TENSORFLOW = ("evaluate", "dashboard")
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse a missing ``--model``, ``--data`` or input file before anything slow starts."""
+    from anogan.artifacts import read_metadata
+    from anogan.inputs import SPLITS
+
+    data = getattr(args, "data", None)
+    if data is not None and not Path(data).exists():
+        raise AnoganError(f"data file not found: {data}")
+    source = getattr(args, "input", None)
+    if source is not None and not Path(source).exists():
+        name, _, split = source.partition(":")
+        if name not in DATASETS or split not in SPLITS:
+            raise AnoganError(f"input not found: {source} is not a folder, a file, or a dataset split like mnist:test")
+    if getattr(args, "model", None) is not None:
+        read_metadata(args.model)
+
+
 def _import_tensorflow_quietly() -> None:
     """Import TensorFlow with the process's stderr pointed at /dev/null for the while.
 
@@ -540,9 +560,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="anogan: %(levelname)s: %(message)s")
     _show_progress()
     args = _build_parser().parse_args(argv)  # --help and argument errors end here, before TensorFlow loads
-    if args.command not in NO_TENSORFLOW:
-        _import_tensorflow_quietly()
     try:
+        _check_paths(args)  # so is a missing file: TensorFlow takes seconds to load
+        if args.command not in NO_TENSORFLOW:
+            _import_tensorflow_quietly()
         return args.handler(args)
     except AnoganError as exc:
         print(f"anogan: error: {exc}", file=sys.stderr)

@@ -43,15 +43,34 @@ def labelled_scores(frame):
     return scored, (scored["label"] == "anomaly").to_numpy().astype(int), scored["score"].to_numpy(dtype=float)
 
 
+# The operating points every evaluation reports beside AUROC: the share of anomalies caught when this share
+# of the evaluated normals is flagged.
+OPERATING_POINTS = {"tpr_at_1pct_fpr": 0.01, "tpr_at_5pct_fpr": 0.05}
+
+
+def tpr_at_fpr(y_true: np.ndarray, scores: np.ndarray, rate: float) -> float:
+    """The share of anomalies caught by the best threshold that flags at most ``rate`` of the normals (from the ROC).
+
+    Example:
+        >>> tpr_at_fpr(np.array([0, 0, 0, 0, 1, 1]), np.array([0.1, 0.2, 0.3, 0.9, 0.8, 0.95]), 0.0)
+        0.5
+    """
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    return float(tpr[fpr <= rate + 1e-12].max())
+
+
 def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
-    """AUROC, AUPRC and F1-max of scores against labels (anomaly = 1)."""
+    """AUROC, AUPRC, F1-max and the :data:`OPERATING_POINTS` of scores against labels (anomaly = 1)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     from anogan.thresholds import f1_max_threshold
 
     f1_threshold, f1_max = f1_max_threshold(y_true, scores)
     return {"auroc": float(roc_auc_score(y_true, scores)), "auprc": float(average_precision_score(y_true, scores)),
-            "f1_max": f1_max, "f1_max_threshold": f1_threshold}
+            "f1_max": f1_max, "f1_max_threshold": f1_threshold,
+            **{key: tpr_at_fpr(y_true, scores, rate) for key, rate in OPERATING_POINTS.items()}}
 
 
 def compute_metrics(frame) -> dict:
@@ -75,10 +94,9 @@ def compute_metrics(frame) -> dict:
     if metrics["n_normal"] == 0 or metrics["n_anomaly"] == 0:
         metrics["note"] = "AUROC, AUPRC and F1 need both normal and anomaly rows"
     else:
-        metrics.update(
-            **ranking_metrics(y_true, scores),
-            at_bundle_threshold=confusion(y_true, _as_bool(scored["is_anomaly"]).astype(int)),
-        )
+        at_threshold = confusion(y_true, _as_bool(scored["is_anomaly"]).astype(int))
+        metrics.update(**ranking_metrics(y_true, scores), at_bundle_threshold=at_threshold,
+                       recall_at_threshold=at_threshold["recall"])
     metrics["per_class"] = per_class_summary(frame)
     return metrics
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from anogan.data import DATASETS, load_dataset, read_npz_arrays, validate_images, validate_labels
 from anogan.errors import AnoganError, ImageError
-from anogan.images import list_image_files, read_image
+from anogan.images import IMAGE_SUFFIXES, list_image_files, read_image
 
 NORMAL_WORDS = {"normal", "good", "ok"}
 ANOMALY_WORDS = {"anomaly", "anomalous", "abnormal", "bad", "defect"}
@@ -105,6 +105,10 @@ def open_input(spec: str, data: Optional[str] = None, limit: Optional[int] = Non
     path = Path(spec)
     if path.is_dir():
         paths = list_image_files(path)
+        if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in paths):
+            found = f" ({len(paths)} other files)" if paths else ""
+            raise AnoganError(f"no image files found in {path} or its subfolders{found}; images end in "
+                              f"{', '.join(IMAGE_SUFFIXES)}")
         return InputSource(f"folder {path}", len(paths), _paths=paths, _root=path,
                            _indices=_sample(len(paths), limit, sample_seed))
     if path.is_file():

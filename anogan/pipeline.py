@@ -6,9 +6,6 @@
   images that bundles saved before ``reference.npz`` lack;
 * :func:`prepare_scorer`: a scorer and its calibration, the stored one when
   its settings match;
-* :func:`calibrated_settings`: the settings a bundle's stored calibration of a
-  method was made with, so that a later scorer scores like the results it
-  produced;
 * :func:`score_split`: score a dataset split into a results CSV per method.
 
 The main job (:func:`run_job`), the benchmark and :class:`~anogan.Detector`
@@ -27,9 +24,10 @@ from anogan.artifacts import ENCODER_METHODS, Bundle, load_bundle
 from anogan.data import OneClassSplit, normal_training_images
 from anogan.evaluation import evaluate
 from anogan.inputs import open_input
+from anogan.recipes import DEFAULT_RECIPE, get_recipe
 from anogan.results import ScoreSummary, score_to_file
 from anogan.scoring import Scorer, ScoringSettings, check_methods
-from anogan.thresholds import Calibration, calibrate, stored_calibration, stored_calibration_of
+from anogan.thresholds import Calibration, calibrate, stored_calibration
 from anogan.training import TrainConfig, train, train_encoder, train_on_split
 
 progress_log = logging.getLogger("anogan.progress")
@@ -49,8 +47,6 @@ def ensure_bundle(
     done. ``split`` gives the images in memory instead of loading ``config.dataset``.
     """
     out = Path(out)
-    if progress:
-        progress_log.info("== GAN: %d epochs on the normal images of %s, into %s", config.epochs, config.dataset, out)
     if split is None:
         bundle = train(config, out, resume=True, progress=progress)
     else:
@@ -100,25 +96,6 @@ def prepare_scorer(bundle: Bundle, method: str, settings: Optional[ScoringSettin
     return scorer, calibration
 
 
-def calibrated_settings(bundle: Bundle, method: str) -> ScoringSettings:
-    """The settings ``bundle``'s current calibration of ``method`` was made with, else the defaults.
-
-    That calibration is saved by the last ``anogan calibrate`` or ``anogan score``
-    with this method, so a scorer built with these settings scores like the
-    results files beside the bundle and reuses their threshold. Settings that
-    do not change ``method``'s scores are not stored and come back as defaults.
-
-    Example:
-        >>> settings = calibrated_settings(load_bundle("runs/demo"), "anogan")  # doctest: +SKIP
-        >>> settings.as_flags()  # doctest: +SKIP
-        ['--lam', '0.7', '--steps', '0', ...]
-    """
-    calibration = stored_calibration_of(bundle, method)
-    if calibration is None:
-        return ScoringSettings()
-    return ScoringSettings.from_dict(calibration.settings)
-
-
 def score_split(
     spec: str,
     data: Optional[str],
@@ -138,6 +115,7 @@ def score_split(
 @dataclass
 class JobResult:
     bundle_path: Path
+    recipe: str = DEFAULT_RECIPE
     results: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -147,40 +125,46 @@ def run_job(
     dataset: str = "mnist-5k",
     data: Optional[str] = None,
     normal: Sequence = ("0",),
-    epochs: int = 200,
-    batch_size: int = 32,
-    encoder_epochs: int = 30,
-    methods: Sequence[str] = ("encoder", "hybrid", "feature-knn"),
-    settings: Optional[ScoringSettings] = None,
+    recipe: str = DEFAULT_RECIPE,
+    methods: Optional[Sequence[str]] = None,
+    scoring_overrides: Optional[dict] = None,
     limit: Optional[int] = None,
     seed: int = 0,
     val_fraction: float = 0.25,
     progress: bool = True,
-    **train_options,
+    **training_overrides,
 ) -> JobResult:
-    """Run the whole job into ``out`` (bundle, results and evaluation per method).
+    """Run the whole job into ``out`` (bundle, results and evaluation per method) with one recipe.
 
-    A quarter of the normal training images are held out by default: on
-    ``mnist-5k`` (400 per digit) that is 100, enough for the default 1 %
+    ``methods`` default to the recipe's own and ``feature-knn`` beside it;
+    each scores with the recipe's settings if it is the recipe's method, else
+    with its defaults, and ``scoring_overrides`` (setting name -> value) on
+    top. A quarter of the normal training images are held out by default:
+    on ``mnist-5k`` (400 per digit) that is 100, enough for the default 1 %
     false-positive rate (99 are needed; see :mod:`anogan.thresholds`).
-    ``train_options`` are further :class:`~anogan.training.TrainConfig`
-    fields, e.g. ``generator_ema=0.995, learning_rate=2e-4``.
+    ``training_overrides`` replace settings of the recipe's training, e.g.
+    ``epochs=100``; the bundle records them.
 
     Example:
         >>> result = run_job("runs/demo")  # doctest: +SKIP
-        >>> result.metrics["encoder"]["auroc"]  # doctest: +SKIP
+        >>> result.metrics["anogan"]["auroc"]  # doctest: +SKIP
     """
+    from dataclasses import replace
+
     out = Path(out)
-    methods = check_methods(methods)
-    config = TrainConfig(dataset=dataset, normal=tuple(normal), epochs=epochs, data=data, batch_size=batch_size,
-                         seed=seed, val_fraction=val_fraction, **train_options)
+    chosen = get_recipe(recipe)
+    methods = check_methods(methods or list(dict.fromkeys([chosen.method, "feature-knn"])))
+    encoder_epochs = training_overrides.get("encoder_epochs") or chosen.training.encoder_epochs
+    config = chosen.train_config(dataset, tuple(normal), data=data, seed=seed, val_fraction=val_fraction,
+                                 **training_overrides)
     bundle = ensure_bundle(config, out, methods, encoder_epochs, progress=progress)
-    job = JobResult(bundle_path=out)
+    job = JobResult(bundle_path=out, recipe=chosen.name)
     for method in methods:
         if progress:
             progress_log.info("== %s: calibrating on the normal validation images, then scoring %s:test", method,
                               dataset)
-        scorer, calibration = prepare_scorer(bundle, method, settings, progress)
+        base = chosen.scoring if method == chosen.method else ScoringSettings()
+        scorer, calibration = prepare_scorer(bundle, method, replace(base, **(scoring_overrides or {})), progress)
         results = out / f"results_{method}.csv"
         score_split(f"{dataset}:test", data, scorer, calibration, results, limit=limit, sample_seed=seed,
                     maps_dir=out / f"maps_{method}", progress=progress)

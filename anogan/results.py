@@ -35,10 +35,12 @@ from anogan.inputs import InputItem, InputSource, decode_uploads, label_for
 
 RESULT_COLUMNS = (
     "index", "path", "class", "label", "method", "score", "residual_score", "discrimination_score",
-    "normalized_score", "threshold", "is_anomaly", "reconstruction", "anomaly_map", "error",
+    "normalized_score", "threshold", "is_anomaly", "reason", "reconstruction", "anomaly_map", "error",
 )
+# files written before the reason column still read (and show in the dashboard); they are not resumed
+LEGACY_RESULT_COLUMNS = tuple(c for c in RESULT_COLUMNS if c != "reason")
 FLOAT_COLUMNS = ("score", "residual_score", "discrimination_score", "normalized_score", "threshold")
-TEXT_COLUMNS = ("path", "class", "label", "method", "reconstruction", "anomaly_map", "error")
+TEXT_COLUMNS = ("path", "class", "label", "method", "reason", "reconstruction", "anomaly_map", "error")
 RESULT_FORMATS = ("csv", "parquet")
 MAX_UPLOAD_FILES = 500
 MAX_LISTED_FAILURES = 10
@@ -54,6 +56,7 @@ def _score_chunk(scorer, calibration, items: Sequence[InputItem]):
     good = [item for item in items if item.error == "" and item.image is not None]
     result = scorer.score(np.stack([item.image for item in good])) if good else None
     normalized = calibration.normalize(result.score) if good else []
+    verdicts = calibration.verdict(result) if good else []
     rows_by_index = {}
     for position, item in enumerate(good):
         row = _base_row(item, scorer)
@@ -63,7 +66,8 @@ def _score_chunk(scorer, calibration, items: Sequence[InputItem]):
             discrimination_score=float(result.discrimination_score[position]),
             normalized_score=float(normalized[position]),
             threshold=float(calibration.threshold),
-            is_anomaly=bool(calibration.is_anomaly(result.score[position])),
+            is_anomaly=bool(verdicts[position]),
+            reason=str(result.reason[position]),
         )
         rows_by_index[item.index] = row
     for item in items:
@@ -187,6 +191,8 @@ class ScoreSummary:
     seconds: float
     previously_scored: int = 0
     failures: list = field(default_factory=list)
+    flagged: int = 0
+    out_of_domain: int = 0
 
     @property
     def anything_scored(self) -> bool:
@@ -324,7 +330,7 @@ def score_to_file(
     journal = _ResultsJournal(out, results_format(out, file_format), scorer.method, resume)
     pending = [int(i) for i in source.indices() if int(i) not in journal.done]
     chunk_size = chunk_size or (256 if scorer.method == "encoder" else scorer.settings.batch_size)
-    scored = errors = 0
+    scored = errors = flagged = out_of_domain = 0
     failures = []
     started = time.perf_counter()
     bar = tqdm(total=len(pending), desc=f"scoring ({scorer.method}, {engine.name})", unit="img",
@@ -342,20 +348,22 @@ def score_to_file(
             failures.extend(failed[: MAX_LISTED_FAILURES - len(failures)])
             errors += len(failed)
             scored += len(rows) - len(failed)
+            flagged += sum(row["is_anomaly"] is True for row in rows)
+            out_of_domain += sum(bool(row["reason"]) for row in rows)
             bar.update(len(rows))
             bar.set_postfix(img_s=f"{scored / max(time.perf_counter() - started, 1e-9):.1f}", errors=errors)
     bar.close()
     journal.finish()
     return ScoreSummary(total=len(source), scored=scored, errors=errors, skipped=len(journal.done),
                         seconds=time.perf_counter() - started, previously_scored=journal.previously_scored,
-                        failures=failures)
+                        failures=failures, flagged=flagged, out_of_domain=out_of_domain)
 
 
 def find_results(root: os.PathLike | str, max_files: int = 500) -> list[Path]:
     """Results files (CSV or Parquet) written by :func:`score_to_file` below ``root``, recognised by their columns."""
     found = []
     for path in sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in (".csv", ".parquet")):
-        if _result_columns(path) == RESULT_COLUMNS:
+        if _result_columns(path) in (RESULT_COLUMNS, LEGACY_RESULT_COLUMNS):
             found.append(path)
         if len(found) >= max_files:
             break
@@ -397,6 +405,8 @@ def read_results(path):
     missing = [c for c in ("index", "label", "score", "is_anomaly", "error") if c not in frame.columns]
     if missing:
         raise AnoganError(f"{_name(path)}: missing columns {', '.join(missing)}; is it a file written by 'anogan score'?")
+    if "reason" not in frame.columns:
+        frame.insert(frame.columns.get_loc("is_anomaly") + 1, "reason", "")
     return frame
 
 

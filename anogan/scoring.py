@@ -59,12 +59,10 @@ import numpy as np
 
 from anogan.artifacts import ENCODER_METHODS
 from anogan.data import to_model_range
+from anogan.domain import DomainCheck
 from anogan.errors import AnoganError
 
 METHODS = ("anogan", "encoder", "hybrid", "feature-knn")
-# What `anogan score`, `Detector` and the dashboard use when no method is named; the dev split decides
-# whether another latent-inversion configuration replaces it (README, "How the defaults were chosen").
-DEFAULT_METHOD = "encoder"
 INVERSION_METHODS = ("anogan", "hybrid")
 # The latent bank's samples are a function of the settings alone, so a score stays a pure function of
 # (bundle, image, settings).
@@ -184,15 +182,26 @@ class ScoringSettings:
         }[method]
         return {key: getattr(self, key) for key in keys}
 
-    def as_flags(self) -> list[str]:
-        """The command-line flags that reproduce these settings (the ones that differ from the defaults)."""
+    def as_flags(self, base: Optional["ScoringSettings"] = None) -> list[str]:
+        """The command-line flags that turn ``base`` (default: the defaults) into these settings.
+
+        Example:
+            >>> ScoringSettings(lam=0.7).as_flags()
+            ['--lam', '0.7']
+            >>> ScoringSettings().as_flags(base=ScoringSettings(standardize=True))
+            ['--no-standardize']
+        """
+        base = base or ScoringSettings()
         words = []
         for f in fields(self):
             value = getattr(self, f.name)
-            if value == f.default:
+            if value == getattr(base, f.name):
                 continue
             flag = SETTING_FLAGS[f.name][0]
-            words += [flag] if isinstance(value, bool) else [flag, str(value)]
+            if isinstance(value, bool):
+                words.append(flag if value else "--no-" + flag[2:])
+            else:
+                words += [flag, str(value)]
         return words
 
     @classmethod
@@ -229,7 +238,11 @@ SETTING_CHOICES = {"residual": RESIDUALS, "feature_distance": FEATURE_DISTANCES}
 
 @dataclass
 class ScoreBatch:
-    """Scores of a batch of images; every array has the batch as first axis."""
+    """Scores of a batch of images; every array has the batch as first axis.
+
+    ``reason`` says why an image is not of the trained kind at all
+    (:mod:`anogan.domain`), ``""`` where it may be; :meth:`Scorer.score` fills it.
+    """
 
     score: np.ndarray
     residual_score: np.ndarray
@@ -237,6 +250,7 @@ class ScoreBatch:
     reconstruction: np.ndarray
     anomaly_map: np.ndarray
     z: np.ndarray
+    reason: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.score)
@@ -244,7 +258,9 @@ class ScoreBatch:
     @staticmethod
     def concatenate(parts: list["ScoreBatch"]) -> "ScoreBatch":
         return ScoreBatch(**{
-            f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(ScoreBatch)
+            f.name: None if any(getattr(p, f.name) is None for p in parts)
+            else np.concatenate([getattr(p, f.name) for p in parts])
+            for f in fields(ScoreBatch)
         })
 
 
@@ -528,6 +544,8 @@ class Scorer:
 
         self.bundle = bundle
         self.method = method
+        self.domain = DomainCheck.fit(bundle.reference_images() if bundle.has_reference()
+                                      else bundle.validation_images())
         self.feature_extractor = make_feature_extractor(bundle.discriminator)
         self.latent_dim = bundle.latent_dim
         if method in ("anogan", "hybrid"):
@@ -588,12 +606,15 @@ class Scorer:
         if len(x) == 0:
             empty = np.zeros((0,), np.float32)
             maps = np.zeros((0, 28, 28), np.float32)
-            return ScoreBatch(empty, empty, empty, maps, maps, np.zeros((0, self.latent_dim), np.float32))
-        if self.method == "encoder":
-            return self._score_encoder(x)
-        if self.method == "feature-knn":
-            return self._score_feature_knn(x)
-        return combine_terms(self.invert(images), self.settings, self.term_stats)
+            batch = ScoreBatch(empty, empty, empty, maps, maps, np.zeros((0, self.latent_dim), np.float32))
+        elif self.method == "encoder":
+            batch = self._score_encoder(x)
+        elif self.method == "feature-knn":
+            batch = self._score_feature_knn(x)
+        else:
+            batch = combine_terms(self.invert(images), self.settings, self.term_stats)
+        batch.reason = self.domain.reasons(images)
+        return batch
 
     def invert(self, images: np.ndarray) -> InversionTerms:
         """The latent inversion of ``uint8`` images ``(N, 28, 28)`` (``anogan`` and ``hybrid`` only).

@@ -65,6 +65,12 @@ class Calibration:
     def is_anomaly(self, scores: np.ndarray) -> np.ndarray:
         return np.asarray(scores) > self.threshold
 
+    def verdict(self, batch) -> np.ndarray:
+        """Anomaly or not for each image of a :class:`~anogan.scoring.ScoreBatch`: above the threshold, or not
+        an image of the trained kind at all (a ``reason``)."""
+        flagged = self.is_anomaly(batch.score)
+        return flagged if batch.reason is None else flagged | (batch.reason != "")
+
     def summary(self) -> dict:
         scores = np.asarray(self.validation_scores)
         return {

@@ -35,6 +35,16 @@ from anogan.scoring import ScoringSettings
 from anogan.training import GAN_BETA_1, GAN_LEARNING_RATE
 
 
+def named_candidates() -> dict[str, Candidate]:
+    """Every candidate of the sweep, and each recipe's scorer under the recipe's name (e.g. ``recommended``)."""
+    from anogan.benchmark import candidates_for
+    from anogan.recipes import RECIPES
+
+    named = {c.name: c for c in candidates()}
+    named.update({name: candidates_for(BenchmarkConfig("-", None, recipe=name))[0] for name in RECIPES})
+    return named
+
+
 def candidates() -> list[Candidate]:
     paper = ScoringSettings()
     std = dict(standardize=True)
@@ -136,14 +146,16 @@ def main(argv=None) -> int:
     chosen = [replace(c, name=prefix + c.name) for c in chosen]
     runs_dir = args.runs_dir or (f"runs/bench-{prefix[:-1]}" if prefix else "runs/bench")
     out = args.out or f"benchmarks/results/{args.dataset}-dev"
-    config = BenchmarkConfig(dataset=args.dataset, data=args.data, epochs=args.epochs,
-                             encoder_epochs=args.encoder_epochs, batch_size=args.batch_size, split="dev",
-                             precision=args.precision, generator_ema=args.generator_ema,
-                             discriminator_ema=args.discriminator_ema, learning_rate=args.gan_lr,
-                             beta_1=args.gan_beta1)
+    # the candidates' names say how they differ from the defaults of the sweep's time: the document's recipe
+    config = BenchmarkConfig(dataset=args.dataset, data=args.data, recipe="document", split="dev",
+                             precision=args.precision,
+                             training=dict(epochs=args.epochs, encoder_epochs=args.encoder_epochs,
+                                           batch_size=args.batch_size, generator_ema=args.generator_ema,
+                                           discriminator_ema=args.discriminator_ema, learning_rate=args.gan_lr,
+                                           beta_1=args.gan_beta1))
     if not args.tables_only:
         if args.encoder_from:
-            reuse_gans(Path(args.encoder_from), Path(runs_dir), args)
+            reuse_gans(Path(args.encoder_from), Path(runs_dir), args, config)
         run_benchmark(config, parse_classes(args.classes), [int(s) for s in args.seeds.split(",")], chosen, out,
                       runs_dir=runs_dir)
     print(summarize(out).read_text())
@@ -182,7 +194,7 @@ def twin_prefix(args) -> str:
     return training_prefix(argparse.Namespace(**{**vars(args), "encoder_epochs": source_epochs}))
 
 
-def reuse_gans(source: Path, runs_dir: Path, args) -> None:
+def reuse_gans(source: Path, runs_dir: Path, args, config: BenchmarkConfig) -> None:
     """Start each missing bundle of ``runs_dir`` from a copy of ``source``'s and train it a new encoder."""
     from anogan.artifacts import load_bundle
     from anogan.training import train_encoder
@@ -190,12 +202,14 @@ def reuse_gans(source: Path, runs_dir: Path, args) -> None:
     for normal_class in parse_classes(args.classes):
         for seed in (int(s) for s in args.seeds.split(",")):
             name = f"{args.dataset}_class{normal_class}_seed{seed}"
-            target = runs_dir / name
+            target = runs_dir / f"{name}_{config.training_name()}"
             if (target / "bundle.json").exists():
                 continue
+            # bundles of before recipes are named without the recipe
+            [origin] = [source / name] if (source / name).is_dir() else sorted(source.glob(f"{name}_*"))
             staging = runs_dir / f".{name}.partial"
             shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(source / name, staging, ignore=shutil.ignore_patterns("results_*"))
+            shutil.copytree(origin, staging, ignore=shutil.ignore_patterns("results_*"))
             train_encoder(load_bundle(staging), epochs=args.encoder_epochs, seed=seed)
             staging.rename(target)
 

@@ -30,7 +30,7 @@ from anogan.scoring import Scorer
 from anogan.thresholds import calibrate
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dev_sweep import candidates  # noqa: E402
+from dev_sweep import named_candidates  # noqa: E402
 
 PER_KIND = 200
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -84,11 +84,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", nargs="+", required=True, help="model bundles")
     parser.add_argument("--fashion", help="Fashion-MNIST .npz (Keras layout) for its test images")
-    parser.add_argument("--candidates", default="encoder,feature-knn,hybrid,hybrid0-ink-cos-std-lam0.5")
+    parser.add_argument("--candidates", default="recommended,feature-knn",
+                        help="recipes (recommended, document) or benchmarks/dev_sweep.py candidates, comma-separated")
     parser.add_argument("--out", default="benchmarks/results/domain_shift.json")
     args = parser.parse_args(argv)
     kinds, letter_names = domain_set(args.fashion)
-    chosen = [c for c in candidates() if c.name in args.candidates.split(",")]
+    chosen = [c for name, c in named_candidates().items() if name in args.candidates.split(",")]
     report = {"per_kind": PER_KIND, "threshold": "split-conformal, false-positive rate 0.01, bundle validation images",
               "flagged": {}}
     for run in args.runs:
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
         for candidate in chosen:
             scorer = Scorer(bundle, candidate.method, candidate.settings)
             calibration = calibrate(scorer, save=False)
-            verdicts = {kind: calibration.is_anomaly(scorer.score(images).score) for kind, images in kinds.items()}
+            verdicts = {kind: calibration.verdict(scorer.score(images)) for kind, images in kinds.items()}
             flagged = {kind: float(verdict.mean()) for kind, verdict in verdicts.items()}
             flagged["all kinds"] = float(np.mean(list(flagged.values())))
             report["flagged"].setdefault(candidate.name, {})[Path(run).name] = flagged

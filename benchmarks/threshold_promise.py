@@ -31,7 +31,7 @@ from anogan.scoring import Scorer
 from anogan.thresholds import DEFAULT_FALSE_POSITIVE_RATE, calibrate
 
 sys.path.insert(0, str(Path(__file__).parent))
-from dev_sweep import candidates  # noqa: E402
+from dev_sweep import named_candidates  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -40,13 +40,13 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--data")
     parser.add_argument("--methods", default="encoder,feature-knn", help="methods with their default settings")
-    parser.add_argument("--candidates", default="", help="comma-separated candidate names of dev_sweep.py")
+    parser.add_argument("--candidates", default="", help="comma-separated recipes (recommended, document) or candidate names of dev_sweep.py")
     parser.add_argument("--match", default="*", help="only the bundles whose folder name matches this pattern")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/threshold_promise.json"))
     args = parser.parse_args(argv)
     dataset = load_dataset(args.dataset, args.data)
     wanted = [name for name in args.candidates.split(",") if name]
-    named = [c for c in candidates() if c.name in wanted]
+    named = [c for name, c in named_candidates().items() if name in wanted]
     if len(named) != len(wanted):
         parser.error(f"unknown candidate among {args.candidates!r} (see benchmarks/dev_sweep.py)")
     scorers = [Candidate(m, m) for m in args.methods.split(",") if m] + named
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
                 continue
             scorer = Scorer(bundle, candidate.method, candidate.settings)
             calibration = calibrate(scorer, save=False)
-            measured = float(calibration.is_anomaly(scorer.score(normals).score).mean())
+            measured = float(calibration.verdict(scorer.score(normals)).mean())
             rows.append({"bundle": path.name, "normal_class": bundle.normal_classes[0], "method": method,
                          "n_validation": len(calibration.validation_scores),
                          "promised": calibration.expected_false_positive_rate, "n_test_normals": len(normals),

@@ -8,13 +8,15 @@ import streamlit as st
 
 from ui import require_token
 
-st.set_page_config(page_title="anogan", page_icon=":material/troubleshoot:", layout="wide")
+# No page or Material icons: Streamlit fetches emoji favicons and the Material font from outside servers, and
+# the dashboard makes no outside requests (its default favicon is served by the dashboard itself).
+st.set_page_config(page_title="anogan", layout="wide")
 require_token()
 
 pages = [
-    st.Page("views/score.py", title="Score images", icon=":material/upload:", default=True),
-    st.Page("views/results.py", title="Results", icon=":material/insights:"),
-    st.Page("views/training.py", title="Training", icon=":material/show_chart:"),
-    st.Page("views/about.py", title="About", icon=":material/info:"),
+    st.Page("views/score.py", title="Score images", default=True),
+    st.Page("views/results.py", title="Results"),
+    st.Page("views/training.py", title="Training"),
+    st.Page("views/about.py", title="About"),
 ]
 st.navigation(pages).run()

@@ -68,10 +68,13 @@ def serve_dashboard(runs_dir: Path, port: Optional[int] = None,
 
 def check_pages(url: str, screenshots: Optional[Path] = None, uploads: Sequence[Path] = (),
                 timeout_ms: int = 180_000) -> dict[str, str]:
-    """Visit every page; return {page: title}. Raises AssertionError on a Streamlit exception.
+    """Visit every page; return {page: title}. Raises AssertionError on a Streamlit exception or on any request
+    the pages make to another host than the dashboard's (the dashboard makes no outside requests).
 
     ``uploads`` are given to the score page's file uploader, as a user would.
     """
+    from urllib.parse import urlsplit
+
     from playwright.sync_api import sync_playwright
 
     finished = "[data-testid='stApp'][data-test-script-state='notRunning'] h1"
@@ -79,6 +82,11 @@ def check_pages(url: str, screenshots: Optional[Path] = None, uploads: Sequence[
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 2000})
+        outside = []
+        own_host = urlsplit(url).hostname
+        page.on("request", lambda request: outside.append(request.url)
+                if urlsplit(request.url).scheme in ("http", "https", "ws", "wss")
+                and urlsplit(request.url).hostname != own_host else None)
         for name, path in PAGES.items():
             page.goto(f"{url}/{path}")
             page.wait_for_selector(finished, timeout=timeout_ms)
@@ -95,6 +103,8 @@ def check_pages(url: str, screenshots: Optional[Path] = None, uploads: Sequence[
                 screenshots.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(screenshots / f"dashboard_{name}.png"), full_page=True)
         browser.close()
+    if outside:
+        raise AssertionError(f"the pages requested {len(outside)} outside URL(s), e.g. {outside[0]}")
     return titles
 
 

@@ -79,10 +79,11 @@ def choose_results_file(key: str) -> Optional[Path]:
 def _shared_scorer(path: str, modified: float, method: str):
     from threading import Lock
 
-    from anogan.pipeline import calibrated_settings, prepare_scorer
+    from anogan.pipeline import prepare_scorer
+    from anogan.recipes import scoring_choice
 
     bundle = _load_bundle(path, modified)
-    scorer, calibration = prepare_scorer(bundle, method, calibrated_settings(bundle, method), progress=False,
+    scorer, calibration = prepare_scorer(bundle, method, scoring_choice(bundle, method).settings, progress=False,
                                          save=False)
     return scorer, calibration, Lock()
 
@@ -90,9 +91,10 @@ def _shared_scorer(path: str, modified: float, method: str):
 def shared_scorer(bundle_path: Path, method: str):
     """A scorer, its calibration and its lock, built once per (bundle, version, method) for every browser session.
 
-    The scorer takes the settings of the bundle's stored calibration of
-    ``method`` (the last ``anogan calibrate`` or ``anogan score``), so an upload
-    is scored like the results files beside the bundle.
+    The scorer takes the settings ``anogan score`` would
+    (:func:`anogan.recipes.scoring_choice`: the bundle's stored calibration
+    of ``method``, else its recipe's), so an upload is scored like the
+    results files beside the bundle.
 
     One scorer holds large state (``feature-knn``: the reference features, up
     to 250 MB), so sessions share it; the inversion methods keep their latent

@@ -5,7 +5,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "anogan"
 # Bottom to top: a module may import only the ones before it.
-ORDER = ["errors", "artifacts", "images", "data", "models", "training", "scoring", "thresholds", "inputs",
+ORDER = ["errors", "artifacts", "images", "data", "domain", "models", "training", "scoring", "thresholds", "recipes",
+         "inputs",
          "results", "evaluation", "pipeline", "benchmark", "ray_engine", "detector", "cli"]
 ENTRY_POINTS = {"__init__", "__main__"}
 

@@ -2,11 +2,18 @@ import json
 
 import pytest
 
-from anogan.benchmark import BenchmarkConfig, Candidate, load_results, parse_classes, run_benchmark, summarize
+from anogan.benchmark import (BenchmarkConfig, Candidate, candidates_for, load_results, parse_classes, run_benchmark,
+                              summarize)
 from anogan.errors import AnoganError
 from anogan.scoring import ScoringSettings
 
 ENCODER = [Candidate("encoder", "encoder")]
+TINY = dict(epochs=1, encoder_epochs=1, batch_size=32)
+
+
+def _run_folder(runs):
+    [folder] = [p for p in runs.iterdir() if (p / "bundle.json").is_file()]
+    return folder
 
 
 def test_parse_classes():
@@ -17,7 +24,7 @@ def test_parse_classes():
 
 
 def test_benchmark_writes_one_file_per_result_and_resumes(tmp_path, shapes_npz, monkeypatch):
-    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32)
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY)
     out = tmp_path / "results"
     records = run_benchmark(config, [0, 1], [0], ENCODER, out, progress=False)
     assert [(r["normal_class"], r["method"]) for r in records] == [(0, "encoder"), (1, "encoder")]
@@ -49,8 +56,7 @@ def test_the_mean_row_averages_whole_seeds_only(tmp_path):
 
 
 def test_only_a_stepping_anogan_search_scores_the_test_subset(tmp_path, shapes_npz):
-    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32,
-                             anogan_limit=10)
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY, anogan_limit=10)
     candidates = [Candidate("anogan-steps", "anogan", ScoringSettings(steps=2)),
                   Candidate("anogan0-bank", "anogan", ScoringSettings(steps=0, latent_bank=64))]
     records = {r["candidate"]: r for r in run_benchmark(config, [0], [0], candidates, tmp_path, progress=False)}
@@ -64,17 +70,36 @@ def test_the_training_settings_are_used_recorded_and_replayed_by_the_command(tmp
 
     from anogan.cli import _build_parser
 
-    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32,
-                             precision="mixed_bfloat16", learning_rate=2e-4, beta_1=0.5)
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, recipe="document", precision="mixed_bfloat16",
+                             training=dict(TINY, learning_rate=2e-4, beta_1=0.5))
     [record] = run_benchmark(config, [0], [0], [Candidate("feature-knn", "feature-knn")], tmp_path / "results",
                              progress=False)
-    bundle = json.loads((tmp_path / "results" / "runs" / "mnist_class0_seed0" / "bundle.json").read_text())
+    bundle = json.loads((_run_folder(tmp_path / "results" / "runs") / "bundle.json").read_text())
     assert record["precision"] == bundle["training"]["precision"] == "mixed_bfloat16"
     assert record["learning_rate"] == bundle["training"]["learning_rate"] == 2e-4
     assert record["beta_1"] == bundle["training"]["beta_1"] == 0.5
+    assert record["recipe"] == bundle["recipe"]["name"] == "document"
+    assert record["training_replaced"] == dict(TINY, learning_rate=2e-4, beta_1=0.5)
     replayed = _build_parser().parse_args(shlex.split(record["command"])[1:])
-    assert replayed.precision == "mixed_bfloat16" and replayed.epochs == 1
-    assert (replayed.gan_lr, replayed.gan_beta1) == (2e-4, 0.5)
+    assert replayed.precision == "mixed_bfloat16" and replayed.train_epochs == 1 and replayed.recipe == "document"
+    assert (replayed.train_learning_rate, replayed.train_beta_1) == (2e-4, 0.5)
+
+
+def test_results_are_named_by_recipe_and_carry_the_operating_point(tmp_path, shapes_npz):
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz)
+    assert [c.name for c in candidates_for(config, ["anogan", "feature-knn"])] == ["recommended",
+                                                                                 "recommended-feature-knn"]
+    [custom] = candidates_for(config, None, {"lam": 0.9})
+    assert custom.name.startswith("recommended-custom-") and custom.settings.lam == 0.9
+    assert custom.settings.latent_bank == 16384  # the recipe's, where nothing replaced it
+    assert len(custom.name) <= 40
+    tiny = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY)
+    [record] = run_benchmark(tiny, [0], [0], [Candidate("feature-knn", "feature-knn")], tmp_path, progress=False)
+    for key in ("tpr_at_1pct_fpr", "tpr_at_5pct_fpr", "recall_at_threshold"):
+        assert 0 <= record[key] <= 1
+    assert record["tpr_at_1pct_fpr"] <= record["tpr_at_5pct_fpr"]
+    summarize(tmp_path)
+    assert "TPR at 1 % FPR" in (tmp_path / "candidates.md").read_text()
 
 
 def test_rerun_script_retrains_from_the_recorded_command_and_logs_the_comparison(tmp_path, shapes_npz, monkeypatch):
@@ -85,13 +110,13 @@ def test_rerun_script_retrains_from_the_recorded_command_and_logs_the_comparison
     spec = importlib.util.spec_from_file_location("rerun", Path(__file__).parents[1] / "benchmarks" / "rerun.py")
     rerun = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(rerun)
-    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32)
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY)
     run_benchmark(config, [0], [0], [Candidate("feature-knn", "feature-knn")], tmp_path / "results",
                   progress=False)
     monkeypatch.setattr(rerun, "LOG", tmp_path / "reruns.csv")
     result = tmp_path / "results" / "mnist_class0_seed0_feature-knn.json"
     assert rerun.main([str(result), "--out", str(tmp_path / "again")]) == 0
-    assert (tmp_path / "again" / "runs" / "mnist_class0_seed0" / "bundle.json").is_file()
+    assert (_run_folder(tmp_path / "again" / "runs") / "bundle.json").is_file()
     [row] = list(csv.DictReader(open(tmp_path / "reruns.csv")))
     assert row["within_tolerance"] == "True" and float(row["difference_points"]) == 0.0
 
@@ -104,8 +129,7 @@ def test_dev_split_benchmark_shares_one_inversion_and_matches_the_scorer(tmp_pat
 
     import numpy as np
 
-    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32,
-                             split="dev", dev_anomalies=40)
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY, split="dev", dev_anomalies=40)
     standardized = ScoringSettings(hybrid_steps=3, batch_size=16, residual="ink", feature_distance="cosine",
                                    standardize=True, lam=0.5, critic_weight=0.5)
     candidates = [Candidate("hybrid-paper", "hybrid", ScoringSettings(hybrid_steps=3, batch_size=16)),
@@ -121,7 +145,7 @@ def test_dev_split_benchmark_shares_one_inversion_and_matches_the_scorer(tmp_pat
     assert "--critic-weight 0.5" in record["command"]
 
     # The shared inversion gives what the product's scorer gives, fitted on the same normal images.
-    bundle = load_bundle(out / "runs" / "mnist_class0_seed0")
+    bundle = load_bundle(_run_folder(out / "runs"))
     dev = dev_split(load_dataset("mnist", shapes_npz), [0], 0.1, 0, 40)
     scorer = Scorer(bundle, "hybrid", standardized, fit_images=dev.x_fit)
     scores = scorer.score(np.concatenate([dev.x_normal, dev.x_anomaly])).score
@@ -131,6 +155,6 @@ def test_dev_split_benchmark_shares_one_inversion_and_matches_the_scorer(tmp_pat
 
 
 def test_candidate_names_must_be_unique(tmp_path, shapes_npz):
-    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1)
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY)
     with pytest.raises(AnoganError, match="unique"):
         run_benchmark(config, [0], [0], ENCODER * 2, tmp_path, progress=False)

@@ -156,3 +156,53 @@ def test_score_and_calibrate_keep_the_bundles_calibrated_settings_unless_named(t
     assert main(["score", str(images), "--model", model, "--method", "hybrid", "--residual", "l1",
                  "--out", str(tmp_path / "b.csv")]) == 0
     assert stored()["settings"]["residual"] == "l1" and stored()["settings"]["hybrid_steps"] == 2
+
+
+def test_a_bare_score_uses_the_bundles_recipe_and_says_so(tmp_path, shapes_npz, shapes_dataset, capsys):
+    import numpy as np
+
+    from anogan.results import read_results
+
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--data", shapes_npz, "--normal", "0", "--epochs", "1",
+                 "--batch-size", "64", "--out", str(out)]) == 0
+    assert "recipe recommended, replaced: epochs 1, min_steps 0)" in capsys.readouterr().out
+    images = tmp_path / "images.npz"
+    np.savez(images, x=np.concatenate([shapes_dataset.x_test[:3], np.zeros((1, 28, 28), np.uint8)]))
+    assert main(["score", str(images), "--model", str(out), "--out", str(tmp_path / "r.csv")]) == 0
+    printed = capsys.readouterr().out
+    assert "anogan: scoring with recipe recommended" in printed and "--latent-bank 16384" in printed
+    rows = read_results(tmp_path / "r.csv")
+    assert set(rows["method"]) == {"anogan"}
+    assert rows["is_anomaly"].iloc[3] and rows["reason"].iloc[3].startswith("constant image")
+    calibration = json.loads((out / "bundle.json").read_text())["calibration"]["anogan"]
+    assert calibration["settings"]["critic_weight"] == 0.5
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["score", "data/samples", "--model", "/absent/bundle", "--out", "r.csv"], "model bundle not found"),
+    (["score", "/absent/folder", "--model", ".", "--out", "r.csv"], "input not found"),
+    (["run", "--normal", "10", "--out", "never"], "unknown class '10'"),
+])
+def test_file_and_class_errors_come_before_anything_slow(capsys, argv, message):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "== GAN" not in captured.out
+
+
+def test_a_missing_bundle_is_refused_before_tensorflow_loads():
+    import subprocess
+    import sys
+
+    probe = ("import sys; from anogan.cli import main; code = main(['score', 'data/samples', '--model', "
+             "'/absent/bundle', '--out', 'r.csv']); print(code, 'tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["2", "False"] and "model bundle not found" in done.stderr
+
+
+def test_a_folder_without_images_is_an_error_and_writes_nothing(tmp_path, scoring_bundle_copy, capsys):
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    (tmp_path / "empty" / "notes.txt").write_text("not an image")
+    out = tmp_path / "r.csv"
+    assert main(["score", str(tmp_path / "empty"), "--model", str(scoring_bundle_copy.path), "--out", str(out)]) == 2
+    assert "no image files found in" in capsys.readouterr().err and not out.exists()

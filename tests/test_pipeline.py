@@ -2,20 +2,26 @@ import json
 
 import numpy as np
 
-from anogan.pipeline import calibrated_settings, prepare_scorer, run_job
+from anogan.pipeline import prepare_scorer, run_job
+from anogan.recipes import scoring_choice
 from anogan.scoring import ScoringSettings
 
 
 def test_main_job_writes_results_and_metrics_and_resumes(tmp_path, shapes_npz, monkeypatch):
     options = dict(dataset="mnist", data=shapes_npz, normal=["0"], epochs=2, batch_size=32, encoder_epochs=1,
-                   methods=("encoder", "hybrid"), settings=ScoringSettings(hybrid_steps=3), progress=False)
+                   methods=("encoder", "hybrid"), scoring_overrides={"hybrid_steps": 3}, progress=False)
     job = run_job(tmp_path / "job", **options)
     for method in ("encoder", "hybrid"):
         assert job.results[method].is_file()
         metrics = json.loads((tmp_path / "job" / f"evaluation_{method}" / "metrics.json").read_text())
         assert metrics["n_labelled"] == 60 and 0 <= metrics["auroc"] <= 1
-    calibration = json.loads((tmp_path / "job" / "bundle.json").read_text())["calibration"]
-    assert set(calibration) == {"encoder", "hybrid"}
+    metadata = json.loads((tmp_path / "job" / "bundle.json").read_text())
+    assert set(metadata["calibration"]) == {"encoder", "hybrid"}
+    assert metadata["calibration"]["hybrid"]["settings"]["hybrid_steps"] == 3
+    assert metadata["recipe"]["name"] == "recommended"
+    assert metadata["recipe"]["overrides"] == {"epochs": 2, "min_steps": 0, "batch_size": 32, "encoder_epochs": 1,
+                                               "val_fraction": 0.25}  # dicts compare without order
+    assert metadata["training"]["learning_rate"] == 2e-4  # the recipe's, where nothing replaced it
 
     import anogan.pipeline
 
@@ -46,6 +52,9 @@ def test_open_bundle_gives_an_older_bundle_its_reference_images(tmp_path, traine
 
 
 def test_a_later_scorer_takes_the_settings_of_the_stored_calibration(scoring_bundle_copy, monkeypatch):
+    def calibrated_settings(bundle, method):
+        return scoring_choice(bundle, method).settings
+
     assert calibrated_settings(scoring_bundle_copy, "anogan") == ScoringSettings()
     chosen = ScoringSettings(steps=0, latent_bank=64, lam=0.7, residual="ink", feature_distance="cosine",
                              standardize=True, critic_weight=0.5)

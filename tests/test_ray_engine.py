@@ -128,7 +128,7 @@ VOLATILE = {"train_seconds", "encoder_seconds", "score_images_per_second", "prod
 
 @pytest.mark.slow
 def test_benchmark_grid_on_ray_gives_the_local_result_files(local_ray, tmp_path, shapes_npz):
-    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, epochs=1, encoder_epochs=1, batch_size=32)
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=dict(epochs=1, encoder_epochs=1, batch_size=32))
     candidates = [Candidate("encoder", "encoder"), Candidate("feature-knn", "feature-knn")]
     run_benchmark(config, [0, 1], [0], candidates, tmp_path / "local", progress=False)
     # TensorFlow's CPU results depend on its thread count: two threads per task, as the local run has here

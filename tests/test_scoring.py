@@ -221,7 +221,9 @@ def test_critic_term_adds_the_standardised_discriminator_verdict(scoring_bundle,
 
 
 def test_new_term_settings_are_checked_and_round_trip_through_the_cli():
-    from anogan.cli import _build_parser, _settings
+    from dataclasses import replace
+
+    from anogan.cli import _build_parser, _named_settings
 
     with pytest.raises(AnoganError, match="residual"):
         ScoringSettings(residual="l2")
@@ -231,5 +233,7 @@ def test_new_term_settings_are_checked_and_round_trip_through_the_cli():
                                critic_weight=0.25, latent_bank=128)
     args = _build_parser().parse_args(["score", "x", "--model", "m", "--method", "hybrid", "--out", "o.csv",
                                        *settings.as_flags()])
-    assert _settings(args) == settings
+    assert replace(ScoringSettings(), **_named_settings(args)) == settings
+    assert ScoringSettings().as_flags(base=settings)[:2] == ["--lam", "0.1"]
+    assert "--no-standardize" in ScoringSettings().as_flags(base=settings)
     assert ScoringSettings().as_flags() == []

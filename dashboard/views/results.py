@@ -7,7 +7,7 @@ import streamlit as st
 
 from anogan.artifacts import resolve_under
 from anogan.errors import AnoganError
-from anogan.evaluation import compute_metrics, confusion_at, curves, labelled_scores
+from anogan.evaluation import OPERATING_POINTS, compute_metrics, confusion_at, curves, labelled_scores
 from anogan.results import find_results, read_results, scored_mask
 from ui import choose_results_file, format_score, input_image, runs_dir, safe_image_path
 
@@ -96,11 +96,39 @@ if len(set(y_true)) == 2:
          ).properties(title=f"Precision-recall — AUPRC {auprc:.4f}", height=320),
         width="stretch",
     )
+    st.subheader("What a threshold costs and catches")
+    st.caption("Each point is a threshold: the share of these normal images it flags (false positives) against "
+               "the share of these anomalies it catches. The bundle's threshold was set on its normal validation "
+               "images for a promised false-positive rate; here it is measured on this file's images.")
+    marks = [{"where": "this slider", "fpr": at["false_positive_rate"], "tpr": at["recall"]}]
+    if len(stored):
+        bundle_point = confusion_at(frame, float(stored.iloc[0]))
+        marks.insert(0, {"where": "the bundle's threshold", "fpr": bundle_point["false_positive_rate"],
+                         "tpr": bundle_point["recall"]})
+    low_fpr = roc[roc["fpr"] <= 0.2]
+    st.altair_chart(
+        (alt.Chart(low_fpr).mark_line(interpolate="step-after").encode(
+            x=alt.X("fpr:Q", title="normal images flagged (false-positive rate)", axis=alt.Axis(format="%")),
+            y=alt.Y("tpr:Q", title="anomalies caught (recall)", axis=alt.Axis(format="%")),
+            tooltip=[alt.Tooltip("fpr:Q", format=".2%"), alt.Tooltip("tpr:Q", format=".1%"), "threshold"])
+         + alt.Chart(pd.DataFrame(marks)).mark_point(size=140, filled=True).encode(
+             x="fpr:Q", y="tpr:Q", color=alt.Color("where:N", title="marked"),
+             tooltip=["where", alt.Tooltip("fpr:Q", format=".2%"), alt.Tooltip("tpr:Q", format=".1%")])
+         ).properties(height=300),
+        width="stretch",
+    )
+    st.table(pd.DataFrame(
+        [{"false positives allowed": f"{rate:.0%}", "anomalies caught": f"{metrics[key]:.1%}"}
+         for key, rate in OPERATING_POINTS.items()]
+        + ([{"false positives allowed": f"{bundle_point['false_positive_rate']:.1%} (the bundle's threshold)",
+             "anomalies caught": f"{bundle_point['recall']:.1%}"}] if len(stored) else [])).set_index(
+        "false positives allowed"))
 else:
     st.info("ROC and PR curves need rows labelled both normal and anomaly.")
 
 st.subheader("All scored images, most anomalous first")
-columns = [c for c in ("index", "path", "class", "label", "score", "normalized_score", "is_anomaly") if c in scored]
+columns = [c for c in ("index", "path", "class", "label", "score", "normalized_score", "is_anomaly", "reason")
+           if c in scored]
 ranked = scored.sort_values("score", ascending=False)
 st.dataframe(ranked[columns], hide_index=True, width="stretch", height=280)
 if len(errors):

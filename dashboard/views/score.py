@@ -7,6 +7,7 @@ from anogan.results import MAX_UPLOAD_FILES, RESULT_COLUMNS, score_uploads
 from anogan.errors import AnoganError
 from anogan.evaluation import spreadsheet_safe
 from anogan.images import MAX_FILE_BYTES
+from anogan.recipes import scoring_choice
 from anogan.scoring import available_methods
 from ui import cached_bundle, choose_bundle, format_score, shared_scorer
 
@@ -18,11 +19,16 @@ if bundle_path is not None:
     except AnoganError as exc:
         st.error(f"Cannot open this bundle: {exc}")
         st.stop()
-    method = st.radio("Method", available_methods(bundle), horizontal=True, key="score_method",
+    methods = available_methods(bundle)
+    preferred = scoring_choice(bundle).method
+    method = st.radio("Method", methods, horizontal=True, key="score_method",
+                      index=methods.index(preferred) if preferred in methods else 0,
                       help="encoder: one forward pass (fast). feature-knn: distance to the nearest normal "
                       "training images in the discriminator's feature space (fast). hybrid: encoder + a few "
-                      "inversion steps. anogan: latent inversion per image (500 steps by default: slow on CPU). "
-                      "Each method scores with the settings of its last calibration on this bundle.")
+                      "inversion steps. anogan: latent inversion (the recommended recipe's: a search among "
+                      "sampled latents, fast; the paper's 500 steps per image: slow on CPU). The bundle's recipe "
+                      "is preselected; each method scores with the settings of its last calibration on this "
+                      "bundle, else the recipe's.")
     normal = ", ".join(bundle.class_names[c] for c in bundle.normal_classes)
     st.caption(f"Normal class(es): {normal}. Images are converted to 28×28 grayscale, white on black.")
     # feature-knn compares with the nearest normal training image, not with a generated one
@@ -59,15 +65,17 @@ if bundle_path is not None:
                 name.markdown(f"**{row['path']}**")
                 with verdict:
                     if row["is_anomaly"]:
-                        st.badge("anomaly", icon=":material/warning:", color="red")
+                        st.badge("anomaly", color="red")
                     else:
-                        st.badge("normal", icon=":material/check:", color="green")
+                        st.badge("normal", color="green")
                 left, middle, right, numbers = st.columns([1, 1, 1, 2])
                 left.image(result.image, caption="input", width=112)
                 middle.image(result.reconstruction, caption=reference_caption, width=112)
                 right.image(result.heatmap, caption=f"residual |x − {reference_symbol}|", width=112)
                 numbers.metric("score", format_score(row["score"]))
                 numbers.metric("normalized score", format_score(row["normalized_score"]))
+                if row["reason"]:
+                    numbers.warning(f"Not an image of the trained kind: {row['reason']}")
         table = pd.DataFrame([r.row for r in results], columns=RESULT_COLUMNS).drop(
             columns=["reconstruction", "anomaly_map", "class", "label"])
         st.download_button("Download scores (CSV)", spreadsheet_safe(table).to_csv(index=False), "scores.csv",
