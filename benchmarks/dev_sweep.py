@@ -136,7 +136,7 @@ def main(argv=None) -> int:
                         "instead of the ones it started from")
     parser.add_argument("--runs-dir")
     parser.add_argument("--tables-only", action="store_true", help="rebuild the tables from the result files")
-    parser.add_argument("--out", help="result folder (default benchmarks/results/DATASET-dev)")
+    parser.add_argument("--out", help="result folder (default benchmarks/results/archive/DATASET-dev)")
     args = parser.parse_args(argv)
     chosen = [c for c in candidates() if c.name not in LEFT_OUT]
     if args.only:
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     prefix = training_prefix(args)
     chosen = [replace(c, name=prefix + c.name) for c in chosen]
     runs_dir = args.runs_dir or (f"runs/bench-{prefix[:-1]}" if prefix else "runs/bench")
-    out = args.out or f"benchmarks/results/{args.dataset}-dev"
+    out = args.out or f"benchmarks/results/archive/{args.dataset}-dev"
     # the candidates' names say how they differ from the defaults of the sweep's time: the document's recipe
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, recipe="document", split="dev",
                              precision=args.precision,

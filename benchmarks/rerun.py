@@ -1,6 +1,6 @@
 """Rerun one benchmark result from scratch with its recorded command and compare the AUROC.
 
-    python benchmarks/rerun.py benchmarks/results/mnist/mnist_class8_seed0_feature-knn.json
+    python benchmarks/rerun.py benchmarks/results/mnist/test/mnist_class8_seed0_recommended.json
 
 The recorded command runs again with a fresh ``--out`` (a temporary folder
 unless ``--out`` is given), so nothing is reused: the GAN is trained again.

@@ -12,7 +12,10 @@
 #   5. the bundles and bank of 3, lambda 0.9, the critic term weighed 0.5: the highest dev mean of the
 #      lambda x critic-weight grid on Fashion-MNIST's own dev split, and (by 0.01) on MNIST's.
 # feature-knn on the same bundles is reported beside them. Resumable: finished (class, seed) results are
-# skipped, so a later frozen configuration on the same bundles only scores them again.
+# skipped, so a later frozen configuration on the same bundles only scores them again. The names say how each
+# differs from the defaults of before recipes, which are the document recipe's (--recipe document); the
+# results are archived under benchmarks/results/archive/ (index.csv maps the names to their settings). The
+# fourth is the recommended recipe: benchmarks/test_recommended.sh runs it under its own name.
 #
 #   benchmarks/test_frozen.sh DATASET DATA SEEDS [CLASSES] [CONFIGURATIONS]
 #   benchmarks/test_frozen.sh mnist ../shared/data/mnist.npz 0,1,2
@@ -32,9 +35,9 @@ pruned16384=(--latent-bank 16384 --prune-bank)
 grid() {
     local prefix=$1 seed=$2 bank_name=$3 bank_flags=$4 lam=$5 critic=$6
     shift 6
-    local common=(--dataset "$dataset" --data "$data" --classes "$classes" --seeds "$seed" --epochs 20
+    local common=(--dataset "$dataset" --data "$data" --recipe document --classes "$classes" --seeds "$seed" --epochs 20
                   --encoder-epochs 10 --batch-size 64 --generator-ema 0.995 --discriminator-ema 0.995 "$@"
-                  --runs-dir "runs/bench-$prefix" --out "benchmarks/results/$dataset")
+                  --runs-dir "runs/bench-$prefix" --out "benchmarks/results/archive/$dataset")
     # shellcheck disable=SC2086
     anogan benchmark "${common[@]}" "${scoring[@]}" $bank_flags --lam "$lam" --critic-weight "$critic" \
         --candidate "$prefix-anogan0-$bank_name-ink-cos-std-lam$lam-crit$critic"
