@@ -398,9 +398,10 @@ def _print_metrics(metrics: dict) -> None:
     if "auroc" in metrics:
         at = metrics["at_bundle_threshold"]
         print(f"{metrics['method']}: AUROC {metrics['auroc']:.4f}  AUPRC {metrics['auprc']:.4f}  "
-              f"F1-max {metrics['f1_max']:.4f}  at threshold: precision {at['precision']:.3f} "
-              f"recall {at['recall']:.3f} F1 {at['f1']:.3f}  "
-              f"({metrics['n_normal']} normal, {metrics['n_anomaly']} anomalies, {metrics['n_errors']} errors)")
+              f"TPR at 1 % / 5 % FPR {metrics['tpr_at_1pct_fpr']:.3f} / {metrics['tpr_at_5pct_fpr']:.3f}\n"
+              f"  at the bundle's threshold: recall {at['recall']:.3f} ({at['tp']} of {at['tp'] + at['fn']} "
+              f"anomalies caught), {at['fp']} of {at['fp'] + at['tn']} normal images flagged, precision "
+              f"{at['precision']:.3f}  ({metrics['n_errors']} errors)")
     else:
         print(f"{metrics['method']}: {metrics.get('note', 'no labelled rows')}")
     if metrics.get("n_unlabelled"):

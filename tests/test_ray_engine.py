@@ -156,6 +156,6 @@ def test_an_unreachable_cluster_is_a_clear_error_and_leaves_no_file(scoring_bund
 
 
 def test_ray_options_need_the_ray_engine(scoring_bundle_copy, tmp_path, capsys):
-    code = main(["score", "nowhere", "--model", str(scoring_bundle_copy.path), "--workers", "2",
+    code = main(["score", str(tmp_path), "--model", str(scoring_bundle_copy.path), "--workers", "2",
                  "--out", str(tmp_path / "r.csv")])
     assert code == 2 and "--engine ray" in capsys.readouterr().err
