@@ -410,8 +410,11 @@ def _print_metrics(metrics: dict) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import time
+
     from anogan.pipeline import run_job
 
+    started = time.perf_counter()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
     job = run_job(
         args.out, dataset=args.dataset, data=args.data, normal=args.normal or ["0"], recipe=args.recipe,
@@ -425,6 +428,7 @@ def _run(args: argparse.Namespace) -> int:
     for method, results in job.results.items():
         print(f"{method + ':':<14} {results}  (plots in {job.bundle_path / f'evaluation_{method}'})")
     print(f"dashboard:     {_own_command()} dashboard --runs-dir {job.bundle_path.parent}")
+    print(f"done in {(time.perf_counter() - started) / 60:.1f} minutes")
     return 0
 
 

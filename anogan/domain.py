@@ -8,14 +8,15 @@ normal images, so it holds for any dataset:
 
 * a **constant** image: every pixel within :data:`CONSTANT_SPREAD` grey levels
   (unless normal images are like that too);
-* a **near-blank** frame: less than half the ink of the least-inked normal
-  images (ink: pixels at or above :data:`INK_LEVEL`, white on black as in
-  the datasets);
-* a **saturated** frame: more ink than the most-inked normal images, by at
-  least half of what is left up to a white frame.
+* a **near-blank** frame: less than half the content of the emptiest normal
+  images (content: pixels at or above :data:`CONTENT_LEVEL`, anything brighter
+  than the dark background, so dark garments count too);
+* a **saturated** frame: more bright pixels (at or above :data:`BRIGHT_LEVEL`)
+  than the brightest normal images, by at least half of what is left up to an
+  all-white frame (a white or inverted frame).
 
-"The least and most inked" are the 0.1 % and 99.9 % quantiles of the normal
-images, so one odd training image does not switch a rule off. A flagged
+"The emptiest" and "the brightest" are the 0.1 % and 99.9 % quantiles of the
+normal images, so one odd training image does not switch a rule off. A flagged
 input keeps its score, gets its reason in the result row and is an anomaly
 whatever its score.
 """
@@ -26,17 +27,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INK_LEVEL = 128
+CONTENT_LEVEL = 32
+BRIGHT_LEVEL = 192
 CONSTANT_SPREAD = 8
 EDGE_QUANTILE = 0.001
 
 
-def ink_share(images: np.ndarray) -> np.ndarray:
-    """The share of each ``uint8`` image's pixels that are ink (at or above :data:`INK_LEVEL`)."""
+def share_at_least(images: np.ndarray, level: int) -> np.ndarray:
+    """The share of each ``uint8`` image's pixels at or above ``level``."""
     images = np.asarray(images)
     if len(images) == 0:
         return np.zeros(0)
-    return (images >= INK_LEVEL).reshape(len(images), -1).mean(axis=1)
+    return (images >= level).reshape(len(images), -1).mean(axis=1)
 
 
 def spread(images: np.ndarray) -> np.ndarray:
@@ -58,35 +60,35 @@ class DomainCheck:
         ['', 'constant image']
     """
 
-    least_ink: float
-    most_ink: float
+    least_content: float
+    most_bright: float
     constant_normals: bool
 
     @classmethod
     def fit(cls, normal_images: np.ndarray) -> "DomainCheck":
-        ink = ink_share(normal_images)
-        return cls(least_ink=float(np.quantile(ink, EDGE_QUANTILE)), most_ink=float(np.quantile(ink, 1 - EDGE_QUANTILE)),
+        return cls(least_content=float(np.quantile(share_at_least(normal_images, CONTENT_LEVEL), EDGE_QUANTILE)),
+                   most_bright=float(np.quantile(share_at_least(normal_images, BRIGHT_LEVEL), 1 - EDGE_QUANTILE)),
                    constant_normals=bool((spread(normal_images) <= CONSTANT_SPREAD).any()))
 
     @property
     def blank_below(self) -> float:
-        return self.least_ink / 2
+        return self.least_content / 2
 
     @property
     def saturated_above(self) -> float:
-        return self.most_ink + (1.0 - self.most_ink) / 2
+        return self.most_bright + (1.0 - self.most_bright) / 2
 
     def reasons(self, images: np.ndarray) -> np.ndarray:
         """Why each ``uint8`` image is not of the trained kind, or ``""`` when it may be."""
-        ink, spreads = ink_share(images), spread(images)
-        reasons = np.full(len(ink), "", dtype=object)
-        for i, (share, width) in enumerate(zip(ink, spreads)):
+        content, bright = share_at_least(images, CONTENT_LEVEL), share_at_least(images, BRIGHT_LEVEL)
+        reasons = np.full(len(content), "", dtype=object)
+        for i, (filled, white, width) in enumerate(zip(content, bright, spread(images))):
             if width <= CONSTANT_SPREAD and not self.constant_normals:
                 reasons[i] = f"constant image: every pixel within {int(width)} grey levels"
-            elif share < self.blank_below:
-                reasons[i] = (f"near-blank frame: {share:.1%} of its pixels are ink, the bundle's normal images have "
-                              f"at least {self.least_ink:.1%}")
-            elif share > self.saturated_above:
-                reasons[i] = (f"saturated frame: {share:.1%} of its pixels are ink, the bundle's normal images have "
-                              f"at most {self.most_ink:.1%}")
+            elif filled < self.blank_below:
+                reasons[i] = (f"near-blank frame: {filled:.1%} of its pixels are above the background, the "
+                              f"bundle's normal images have at least {self.least_content:.1%}")
+            elif white > self.saturated_above:
+                reasons[i] = (f"saturated frame: {white:.1%} of its pixels are near white, the bundle's normal "
+                              f"images have at most {self.most_bright:.1%}")
         return reasons

@@ -16,8 +16,11 @@ reproduce is likely an anomaly.
 **The scores** (higher = more anomalous):
 
 * **anogan** — AnoGAN (Schlegl et al. 2017): search a latent code *z* so that G(*z*) matches the
-  image, minimising (1 − λ)·Σ|x − G(z)| + λ·Σ|f(x) − f(G(z))| for Γ = 500 Adam steps (λ = 0.1;
-  *f* is the discriminator's last convolutional feature map). The score is that loss at the last step.
+  image; the score weighs the residual |x − G(z)| against the distance between the discriminator's
+  features *f* of x and of G(z), by λ. The paper searches with 500 Adam steps (λ = 0.1). The
+  **recommended recipe** (the default) takes the nearest of 16,384 sampled codes in *f* instead,
+  divides the residual by the ink, uses the cosine feature distance, standardises the terms on normal
+  validation images and adds the discriminator's own verdict on x (λ 0.7, critic weight 0.5).
 * **encoder** — f-AnoGAN izi_f (Schlegl et al. 2019): an encoder trained with G and D frozen maps
   the image to *z* in one pass; score = MSE(x, G(E(x))) + κ·MSE(f(x), f(G(E(x)))), κ = 1.
 * **hybrid** — the encoder's *z* refined by a few AnoGAN steps; scored like anogan.
@@ -27,6 +30,9 @@ reproduce is likely an anomaly.
 
 The **residual map** |x − G(z)| shows *where* the image differs from what the model can draw
 (for feature-knn: from the most similar normal training image).
+
+**Inputs of another kind.** A constant, near-blank or saturated frame (outside the pixel statistics
+of the bundle's normal images) is flagged as an anomaly whatever its score, with the reason shown.
 
 **Thresholds** are set on a held-out split of *normal* training images (never on the data being
 evaluated): by default a split-conformal threshold that flags at most 1 % of new normal images
@@ -53,6 +59,13 @@ if run is not None:
              f"**{', '.join(bundle.class_names[c] for c in bundle.normal_classes)}**, "
              f"{meta['training']['epochs']} epochs, seed {meta['seed']}, "
              f"{meta['training']['n_train']} training and {meta['training']['n_val']} validation images.")
+    recipe = meta.get("recipe")
+    if recipe:
+        replaced = ", ".join(f"{k} {v}" for k, v in recipe.get("overrides", {}).items())
+        st.write(f"Recipe **{recipe['name']}**" + (f", with {replaced} replaced." if replaced else ".")
+                 + f" Scored by default with **{recipe['method']}**.")
+    else:
+        st.write("Trained before recipes: scored by default as then.")
     calibration = meta.get("calibration", {})
     if calibration:
         st.table(pd.DataFrame([
