@@ -119,13 +119,8 @@ class BenchmarkConfig:
             words += ["--split", "dev", "--dev-anomalies", str(self.dev_anomalies)]
         else:
             words += ["--anogan-limit", str(self.anogan_limit)]
-        base = recipe_base_settings(get_recipe(self.recipe), candidate.method)
+        base = get_recipe(self.recipe).settings_for(candidate.method)
         return shlex.join(words + candidate.settings.as_flags(base) + ["--out", str(out)])
-
-
-def recipe_base_settings(recipe, method: str) -> ScoringSettings:
-    """The settings ``method`` scores with under ``recipe`` before any option: the recipe's for its own method."""
-    return recipe.scoring if method == recipe.method else ScoringSettings()
 
 
 def candidates_for(config: BenchmarkConfig, methods: Optional[Sequence[str]] = None, named: Optional[dict] = None,
@@ -149,7 +144,7 @@ def candidates_for(config: BenchmarkConfig, methods: Optional[Sequence[str]] = N
     replaced = {k: v for k, v in config.training.items() if v is not None}
     candidates = []
     for method in methods:
-        settings = replace(recipe_base_settings(recipe, method), **named)
+        settings = replace(recipe.settings_for(method), **named)
         label = recipe.name if method == recipe.method else f"{recipe.name}-{method}"
         if not name and (replaced or named):
             digest = hashlib.blake2b(json.dumps([replaced, method, settings.relevant_to(method)], sort_keys=True)

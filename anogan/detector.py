@@ -88,7 +88,6 @@ class Detector(BaseEstimator):
 
     def fit(self, x, y=None) -> "Detector":
         """Train on normal images ``x`` (``uint8`` or [0, 1] floats, ``(N, 28, 28)``); ``y`` is ignored."""
-        from anogan.benchmark import recipe_base_settings
         from anogan.pipeline import ensure_bundle
         from anogan.scoring import Scorer
         from anogan.thresholds import calibrate
@@ -110,7 +109,7 @@ class Detector(BaseEstimator):
             out = Path(self._workdir.name) / "bundle"
         bundle = ensure_bundle(config, out, [method], self.encoder_epochs or recipe.training.encoder_epochs,
                                split=split, progress=self.verbose)
-        self.scorer_ = Scorer(bundle, method, self.settings or recipe_base_settings(recipe, method))
+        self.scorer_ = Scorer(bundle, method, self.settings or recipe.settings_for(method))
         self.calibration_ = calibrate(self.scorer_, false_positive_rate=self.false_positive_rate)
         self.bundle_ = bundle
         self.threshold_ = self.calibration_.threshold

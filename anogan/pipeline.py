@@ -163,8 +163,8 @@ def run_job(
         if progress:
             progress_log.info("== %s: calibrating on the normal validation images, then scoring %s:test", method,
                               dataset)
-        base = chosen.scoring if method == chosen.method else ScoringSettings()
-        scorer, calibration = prepare_scorer(bundle, method, replace(base, **(scoring_overrides or {})), progress)
+        settings = replace(chosen.settings_for(method), **(scoring_overrides or {}))
+        scorer, calibration = prepare_scorer(bundle, method, settings, progress)
         results = out / f"results_{method}.csv"
         score_split(f"{dataset}:test", data, scorer, calibration, results, limit=limit, sample_seed=seed,
                     maps_dir=out / f"maps_{method}", progress=progress)

@@ -105,6 +105,11 @@ class Recipe:
     def __post_init__(self):
         check_methods(self.method)
 
+    def settings_for(self, method: str) -> ScoringSettings:
+        """What ``method`` scores with under this recipe before any option: the recipe's own settings for its
+        method, the defaults for another."""
+        return self.scoring if method == self.method else ScoringSettings()
+
     def to_dict(self) -> dict:
         return {"name": self.name, "training": asdict(self.training), "method": self.method,
                 "scoring": self.scoring.relevant_to(self.method)}
@@ -210,7 +215,7 @@ def scoring_choice(bundle, method: Optional[str] = None, recipe: Optional[str] =
         return ScoringChoice(method, ScoringSettings.from_dict(calibration.settings),
                              "the bundle's calibration of " + method)
     if chosen is not None and method == chosen.method:
-        return ScoringChoice(method, chosen.scoring, f"recipe {chosen.name}")
+        return ScoringChoice(method, chosen.settings_for(method), f"recipe {chosen.name}")
     return ScoringChoice(method, ScoringSettings(), "the defaults of " + method)
 
 

@@ -17,7 +17,6 @@ import csv
 import json
 from pathlib import Path
 
-from anogan.benchmark import recipe_base_settings
 from anogan.recipes import RECIPES
 from anogan.scoring import ScoringSettings
 
@@ -40,7 +39,7 @@ def same_recipe(record: dict, training: dict) -> str:
                 wanted.learning_rate, wanted.beta_1, "float32"):
             continue
         scored = ScoringSettings.from_dict(record.get("settings", {}))
-        base = recipe_base_settings(recipe, record["method"])
+        base = recipe.settings_for(record["method"])
         if scored.relevant_to(record["method"]) == base.relevant_to(record["method"]):
             return name if record["method"] == recipe.method else f"{name} ({record['method']})"
     return ""
