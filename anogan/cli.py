@@ -19,7 +19,7 @@ from anogan.data import DATASETS, DEV_ANOMALIES
 from anogan.errors import AnoganError
 from anogan.images import MAX_FILE_BYTES
 from anogan.models import PRECISIONS
-from anogan.recipes import DEFAULT_RECIPE, LEGACY_METHOD, RECIPES, TRAINING_FLAGS, get_recipe
+from anogan.recipes import DEFAULT_RECIPE, LEGACY_METHOD, MAIN_JOB_MIN_STEPS, RECIPES, TRAINING_FLAGS, get_recipe
 from anogan.scoring import METHODS, SETTING_CHOICES, SETTING_FLAGS, ScoringSettings
 from anogan.training import CHECKPOINT_SECONDS
 
@@ -49,7 +49,7 @@ def _add_bundle_options(parser: argparse.ArgumentParser, scoring: bool = False) 
 
 
 def _add_recipe_options(parser: argparse.ArgumentParser, val_fraction: Optional[float] = None,
-                        encoder: bool = True) -> None:
+                        encoder: bool = True, min_steps_note: str = "") -> None:
     """``--recipe`` and the training settings it fixes, each replacing one setting (default: the recipe's)."""
     recommended = get_recipe(DEFAULT_RECIPE).training
     group = parser.add_argument_group("recipe (each option below replaces one setting of the recipe; the bundle "
@@ -62,6 +62,8 @@ def _add_recipe_options(parser: argparse.ArgumentParser, val_fraction: Optional[
             continue
         default = val_fraction if name == "val_fraction" else None
         shown = f"default {default:g}" if default is not None else f"{DEFAULT_RECIPE}: {getattr(recommended, name):g}"
+        if name == "min_steps" and min_steps_note:
+            shown = min_steps_note
         group.add_argument(flag, dest=f"train_{name}", type=type(getattr(recommended, name)), default=default,
                            metavar=name.upper(), help=f"{text} ({shown})")
 
@@ -181,7 +183,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed (default 0)")
     run.add_argument("--out", default="runs/mnist5k-0", metavar="RUN_DIR", help="output folder (default runs/mnist5k-0)")
     _add_precision_option(run)
-    _add_recipe_options(run, val_fraction=0.25)
+    _add_recipe_options(run, val_fraction=0.25,
+                        min_steps_note=f"default {MAIN_JOB_MIN_STEPS} unless --epochs is given: the main job's "
+                        "schedule, chosen on the dev split; the recommended recipe's own is 1500")
     _add_scoring_options(run)
     run.set_defaults(handler=_run)
 

@@ -24,7 +24,7 @@ from anogan.artifacts import ENCODER_METHODS, Bundle, load_bundle
 from anogan.data import OneClassSplit, normal_training_images
 from anogan.evaluation import evaluate
 from anogan.inputs import open_input
-from anogan.recipes import DEFAULT_RECIPE, get_recipe
+from anogan.recipes import DEFAULT_RECIPE, MAIN_JOB_MIN_STEPS, get_recipe
 from anogan.results import ScoreSummary, score_to_file
 from anogan.scoring import Scorer, ScoringSettings, check_methods
 from anogan.thresholds import Calibration, calibrate, stored_calibration
@@ -143,7 +143,8 @@ def run_job(
     on ``mnist-5k`` (400 per digit) that is 100, enough for the default 1 %
     false-positive rate (99 are needed; see :mod:`anogan.thresholds`).
     ``training_overrides`` replace settings of the recipe's training, e.g.
-    ``epochs=100``; the bundle records them.
+    ``epochs=100``; the bundle records them. Unless epochs or a step floor
+    are named, the step floor is :data:`MAIN_JOB_MIN_STEPS`.
 
     Example:
         >>> result = run_job("runs/demo")  # doctest: +SKIP
@@ -154,6 +155,8 @@ def run_job(
     out = Path(out)
     chosen = get_recipe(recipe)
     methods = check_methods(methods or list(dict.fromkeys([chosen.method, "feature-knn"])))
+    if training_overrides.get("epochs") is None and training_overrides.get("min_steps") is None:
+        training_overrides["min_steps"] = MAIN_JOB_MIN_STEPS
     encoder_epochs = training_overrides.get("encoder_epochs") or chosen.training.encoder_epochs
     config = chosen.train_config(dataset, tuple(normal), data=data, seed=seed, val_fraction=val_fraction,
                                  **training_overrides)
