@@ -20,7 +20,10 @@ if bundle_path is not None:
         st.error(f"Cannot open this bundle: {exc}")
         st.stop()
     methods = available_methods(bundle)
-    preferred = scoring_choice(bundle).method
+    try:
+        preferred = scoring_choice(bundle).method
+    except AnoganError:  # a bundle from before recipes with no encoder: no default, the user picks
+        preferred = None
     method = st.radio("Method", methods, horizontal=True, key="score_method",
                       index=methods.index(preferred) if preferred in methods else 0,
                       help="encoder: one forward pass (fast). feature-knn: distance to the nearest normal "
