@@ -29,9 +29,10 @@ class Detector(BaseEstimator):
     Parameters can be read and set with ``get_params``/``set_params``, so
     ``sklearn.base.clone`` works.
 
-    With the recommended recipe, ``fit`` on 300 images trains for 1,500 steps:
-    about 2 minutes on 2 CPU cores of the fast kind, 4 to 8 on a slow one,
-    with a progress bar per epoch (``verbose=False`` hides it).
+    With the recommended recipe, ``fit`` on a few hundred images trains the
+    recipe's 1,500 steps: about 3 minutes on 2 fast CPU cores, up to 15 on a
+    slow 2 GHz one (``epochs=`` trains fewer), with a progress bar per epoch
+    (``verbose=False`` hides it).
 
     Args:
         recipe: the recipe to train and score with.
