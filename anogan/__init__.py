@@ -17,15 +17,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Names are imported on first use (PEP 562), so `import anogan` and `anogan --help` stay instant
 # and TensorFlow loads only when a model is needed.
 _EXPORTS = {
-    "Bundle": "artifacts", "load_bundle": "artifacts",
-    "Dataset": "data", "OneClassSplit": "data", "load_dataset": "data", "one_class_split": "data",
+    "Bundle": "gan.bundle", "load_bundle": "gan.bundle",
+    "Dataset": "data.datasets", "load_dataset": "data.datasets",
+    "OneClassSplit": "data.protocol", "one_class_split": "data.protocol",
     "Detector": "detector",
     "AnoganError": "errors", "ImageError": "errors",
-    "read_image": "images",
-    "evaluate": "evaluation",
-    "Scorer": "scoring", "ScoringSettings": "scoring",
-    "calibrate": "thresholds",
-    "TrainConfig": "training", "train": "training", "train_encoder": "training",
+    "read_image": "data.images",
+    "evaluate": "experiments.evaluation",
+    "Scorer": "scoring.scorer", "ScoringSettings": "scoring.settings",
+    "calibrate": "scoring.calibration",
+    "TrainConfig": "gan.training", "train": "gan.training", "train_encoder": "scoring.encoder_training",
 }
 
 

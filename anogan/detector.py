@@ -7,25 +7,26 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
-
 from sklearn.base import BaseEstimator
 
-from anogan.data import OneClassSplit, holdout_split, validate_images
+from anogan.data.datasets import validate_images
+from anogan.data.protocol import OneClassSplit, holdout_split
 from anogan.errors import AnoganError
-from anogan.recipes import DEFAULT_RECIPE, get_recipe
-from anogan.scoring import ScoringSettings, check_methods
+from anogan.scoring.methods import check_methods
+from anogan.scoring.recipes import DEFAULT_RECIPE, get_recipe
+from anogan.scoring.settings import ScoringSettings
 
 
 class Detector(BaseEstimator):
     """GAN anomaly detector with the scikit-learn / PyOD contract: ``fit``, ``decision_function``, ``predict``.
 
     ``fit`` trains the DCGAN on normal images only with a recipe
-    (:mod:`anogan.recipes`; default ``recommended``), holds out
+    (:mod:`anogan.scoring.recipes`; default ``recommended``), holds out
     ``val_fraction`` of them and sets the threshold on those.
     ``decision_function`` gives *anomaly* scores as in PyOD (higher = more
     anomalous); ``score_samples`` follows scikit-learn (higher = more normal)
     and is its negative; ``predict`` also flags inputs that are not images of
-    the trained kind at all (blank, constant, saturated: :mod:`anogan.domain`).
+    the trained kind at all (blank, constant, saturated: :mod:`anogan.scoring.domain`).
     Parameters can be read and set with ``get_params``/``set_params``, so
     ``sklearn.base.clone`` works.
 
@@ -42,19 +43,19 @@ class Detector(BaseEstimator):
             (named epochs are trained as they are, without the recipe's step floor).
         false_positive_rate: share of normal images the threshold may flag
             (a split-conformal threshold on the held-out normal images).
-        settings: :class:`~anogan.scoring.ScoringSettings` instead of the recipe's.
+        settings: :class:`~anogan.scoring.settings.ScoringSettings` instead of the recipe's.
         seed: seed of everything random.
         out: folder for the bundle, kept after the detector; ``None`` trains
             in a temporary folder that is removed with the detector.
         verbose: show training progress.
 
     Attributes:
-        bundle_: the trained :class:`~anogan.artifacts.Bundle`.
+        bundle_: the trained :class:`~anogan.gan.bundle.Bundle`.
         threshold_: the anomaly threshold on ``decision_function``.
-        calibration_: the full :class:`~anogan.thresholds.Calibration`.
+        calibration_: the full :class:`~anogan.scoring.calibration.Calibration`.
 
     Example:
-        >>> from anogan.data import load_dataset
+        >>> from anogan.data.datasets import load_dataset
         >>> ds = load_dataset("mnist-5k")
         >>> detector = Detector(out="runs/detector-0").fit(ds.x_train[ds.y_train == 0])  # doctest: +SKIP
         >>> detector.predict(ds.x_test[:5])  # doctest: +SKIP
@@ -89,9 +90,9 @@ class Detector(BaseEstimator):
 
     def fit(self, x, y=None) -> "Detector":
         """Train on normal images ``x`` (``uint8`` or [0, 1] floats, ``(N, 28, 28)``); ``y`` is ignored."""
-        from anogan.pipeline import ensure_bundle
-        from anogan.scoring import Scorer
-        from anogan.thresholds import calibrate
+        from anogan.experiments.pipeline import ensure_bundle
+        from anogan.scoring.calibration import calibrate
+        from anogan.scoring.scorer import Scorer
 
         recipe = get_recipe(self.recipe)
         method = check_methods(self.method or recipe.method)[0]

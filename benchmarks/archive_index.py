@@ -17,8 +17,8 @@ import csv
 import json
 from pathlib import Path
 
-from anogan.recipes import RECIPES
-from anogan.scoring import ScoringSettings
+from anogan.scoring.recipes import RECIPES
+from anogan.scoring.settings import ScoringSettings
 
 ARCHIVE = Path("benchmarks/results/archive")
 TRAINING = ("epochs", "batch_size", "generator_ema", "discriminator_ema", "learning_rate", "beta_1", "precision",

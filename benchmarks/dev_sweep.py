@@ -29,16 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan.artifacts import write_text_atomic
-from anogan.benchmark import BenchmarkConfig, Candidate, load_results, parse_classes, run_benchmark, summarize
-from anogan.scoring import ScoringSettings
-from anogan.training import GAN_BETA_1, GAN_LEARNING_RATE
+from anogan.experiments.benchmark import BenchmarkConfig, Candidate, parse_classes, run_benchmark
+from anogan.experiments.reports import load_results, summarize
+from anogan.gan.trainer import GAN_BETA_1, GAN_LEARNING_RATE
+from anogan.scoring.settings import ScoringSettings
+from anogan.storage import write_text_atomic
 
 
 def named_candidates() -> dict[str, Candidate]:
     """Every candidate of the sweep, and each recipe's scorer under the recipe's name (e.g. ``recommended``)."""
-    from anogan.benchmark import candidates_for
-    from anogan.recipes import RECIPES
+    from anogan.experiments.benchmark import candidates_for
+    from anogan.scoring.recipes import RECIPES
 
     named = {c.name: c for c in candidates()}
     named.update({name: candidates_for(BenchmarkConfig("-", None, recipe=name))[0] for name in RECIPES})
@@ -196,8 +197,8 @@ def twin_prefix(args) -> str:
 
 def reuse_gans(source: Path, runs_dir: Path, args, config: BenchmarkConfig) -> None:
     """Start each missing bundle of ``runs_dir`` from a copy of ``source``'s and train it a new encoder."""
-    from anogan.artifacts import load_bundle
-    from anogan.training import train_encoder
+    from anogan.gan.bundle import load_bundle
+    from anogan.scoring.encoder_training import train_encoder
 
     for normal_class in parse_classes(args.classes):
         for seed in (int(s) for s in args.seeds.split(",")):

@@ -1,4 +1,4 @@
-"""What the input check alone (anogan.domain) flags: no normal test image, and every frame of no content.
+"""What the input check alone (anogan.scoring.domain) flags: no normal test image, and every frame of no content.
 
     python benchmarks/domain_check.py --mnist PATH/mnist.npz --fashion PATH/fashion_mnist.npz
 
@@ -17,12 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan.artifacts import write_json_atomic, write_text_atomic
-from anogan.data import load_dataset
-from anogan.domain import DomainCheck
-
-sys.path.insert(0, str(Path(__file__).parent))
-from domain_shift import PER_KIND, domain_set  # noqa: E402
+from anogan.data.datasets import load_dataset
+from anogan.experiments.far_off import PER_KIND, domain_set
+from anogan.scoring.domain import DomainCheck
+from anogan.storage import write_json_atomic, write_text_atomic
 
 
 def near_blank_kinds(seed: int = 1) -> dict[str, np.ndarray]:

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan.artifacts import write_json_atomic, write_text_atomic
-from anogan.data import load_dataset, one_class_split
-from anogan.evaluation import ranking_metrics
+from anogan.data.datasets import load_dataset
+from anogan.data.protocol import one_class_split
+from anogan.experiments.evaluation import ranking_metrics
+from anogan.storage import write_json_atomic, write_text_atomic
 
 METRICS = ("auroc", "tpr_at_1pct_fpr", "tpr_at_5pct_fpr")
 

@@ -20,9 +20,10 @@ def main(argv=None) -> int:
     import keras
     from sklearn.metrics import roc_auc_score
 
-    from anogan.artifacts import write_json_atomic
-    from anogan.data import load_dataset, one_class_split, to_model_range
-    from anogan.scoring import NearestFeatures
+    from anogan.data.datasets import load_dataset, to_model_range
+    from anogan.data.protocol import one_class_split
+    from anogan.scoring.neighbours import NearestFeatures
+    from anogan.storage import write_json_atomic
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", required=True)

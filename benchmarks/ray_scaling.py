@@ -24,8 +24,8 @@ import threading
 import time
 from pathlib import Path
 
-from anogan.ray_engine import local_scoring_actor_pids
-from anogan.results import RESULT_COLUMNS
+from anogan.engines.ray_engine import local_scoring_actor_pids
+from anogan.results.rows import RESULT_COLUMNS
 
 CONFIGURATIONS = {  # name: (engine, workers, worker CPUs, kill one worker)
     "local": ("local", None, None, False),
@@ -83,9 +83,11 @@ def _wait_for_actors_to_exit(timeout: float = 60.0) -> None:
 
 def run_one(name: str, method: str, args) -> dict:
     """One configuration, in this (fresh) process."""
-    from anogan.inputs import open_input
-    from anogan.pipeline import open_bundle, prepare_scorer
-    from anogan.results import read_results, score_to_file
+    from anogan.data.inputs import open_input
+    from anogan.engines.scoring_job import score_to_file
+    from anogan.experiments.pipeline import prepare_scorer
+    from anogan.gan.bundle import open_bundle
+    from anogan.results.files import read_results
 
     engine_name, workers, worker_cpus, kill = CONFIGURATIONS[name]
     out = Path(args.work) / f"{method}_{name}.csv"
@@ -94,7 +96,7 @@ def run_one(name: str, method: str, args) -> dict:
     scorer, calibration = prepare_scorer(open_bundle(args.model), method, progress=False)
     engine = None
     if engine_name == "ray":
-        from anogan.ray_engine import RayEngine
+        from anogan.engines.ray_engine import RayEngine
 
         engine = RayEngine(workers=workers, worker_cpus=worker_cpus, progress=False)
     watch = WorkerWatch(out, len(source) // 3 if kill else None)
@@ -152,7 +154,8 @@ def driver_rows_per_second(work: Path, chunk: int = 256) -> float:
     """Rows per second the driver decodes (JSON, as they come from Ray) and writes (CSV, flushed per chunk)."""
     from types import SimpleNamespace
 
-    from anogan.results import read_results, score_to_file
+    from anogan.engines.scoring_job import score_to_file
+    from anogan.results.files import read_results
 
     rows = [json.dumps({k: (None if v != v else v) for k, v in row.items()})  # NaN (error rows) as null
             for row in read_results(work / "encoder_local.csv").to_dict("records")]

@@ -1,6 +1,6 @@
 """Rerun one benchmark result from scratch with its recorded command and compare the AUROC.
 
-    python benchmarks/rerun.py benchmarks/results/mnist/test/mnist_class8_seed0_recommended.json
+    python benchmarks/rerun.py benchmarks/results/mnist/test/recommended/class8_seed0.json
 
 The recorded command runs again with a fresh ``--out`` (a temporary folder
 unless ``--out`` is given), so nothing is reused: the GAN is trained again.
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     try:
         subprocess.run([anogan, *words[1:]], check=True)
         # one result: its name is the recorded one, or for a command from before recipes the recipe's
-        [produced] = out.glob("*_class*_seed*_*.json")
+        [produced] = out.glob("*/class*_seed*.json")
         rerun = json.loads(produced.read_text())
     finally:
         if args.out is None:

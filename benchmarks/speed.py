@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 import anogan  # noqa: F401
-from anogan.data import load_dataset, one_class_split, to_model_range
+from anogan.data.datasets import load_dataset, to_model_range
+from anogan.data.protocol import one_class_split
 
 
 def timed(function, repeats: int = 1) -> float:
@@ -35,8 +36,8 @@ def training_speed(images: np.ndarray, batch_size: int, steps: int) -> dict:
     import keras
     import tensorflow as tf
 
-    from anogan.models import make_discriminator, make_generator
-    from anogan.training import GANTrainer
+    from anogan.gan.networks import make_discriminator, make_generator
+    from anogan.gan.trainer import GANTrainer
 
     batch = tf.constant(to_model_range(images[:batch_size]))
     result = {}
@@ -86,9 +87,10 @@ def main() -> int:
     import tensorflow as tf
     from sklearn.metrics import roc_auc_score
 
-    from anogan.artifacts import Bundle, load_bundle
-    from anogan.models import make_discriminator, make_encoder, make_feature_extractor, make_generator
-    from anogan.scoring import Scorer, ScoringSettings
+    from anogan.gan.bundle import Bundle, load_bundle
+    from anogan.gan.networks import make_discriminator, make_encoder, make_feature_extractor, make_generator
+    from anogan.scoring.scorer import Scorer
+    from anogan.scoring.settings import ScoringSettings
 
     dataset = load_dataset("mnist-5k")
     split = one_class_split(dataset, [0])

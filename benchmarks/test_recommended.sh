@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The official test split with the recommended recipe (the fourth configuration frozen on the dev split; see
 # docs/research.md), and feature-knn on the same bundles beside it, one seed after another. Resumable: finished
-# (class, seed) results are skipped. Results: benchmarks/results/DATASET/test/DATASET_classK_seedS_recommended.json
-# (and ..._recommended-feature-knn.json), with AUROC, TPR at 1 % and 5 % FPR and recall at the bundle's threshold.
+# (class, seed) results are skipped. Results: benchmarks/results/DATASET/test/recommended/classK_seedS.json
+# (and recommended-feature-knn/classK_seedS.json), with AUROC, TPR at 1 % and 5 % FPR and recall at the bundle's threshold.
 #
 #   benchmarks/test_recommended.sh DATASET DATA SEEDS [CLASSES]
 #   benchmarks/test_recommended.sh mnist ../shared/data/mnist.npz 0,1,2

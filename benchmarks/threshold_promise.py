@@ -2,13 +2,13 @@
 
     python benchmarks/threshold_promise.py --runs runs/bench --dataset mnist --data ../shared/data/mnist.npz
     python benchmarks/threshold_promise.py --runs runs/bench-… --match "mnist_*_seed0" --methods "" \
-        --candidates anogan0-bank16384-pruned-ink-cos-std-lam0.7-crit0.5 --dataset mnist --data … --out …
+        --candidates recommended --dataset mnist --data … --out …
 
 For every benchmark bundle (one normal class each) and method, the threshold
 is calibrated as the product does (split-conformal, target false-positive
 rate 1 %, on the bundle's normal validation images); the share of the
 official test split's images *of the normal class* above it is the measured
-false-positive rate. ``--candidates`` adds scorers of ``benchmarks/dev_sweep.py``
+false-positive rate. ``--candidates`` adds scorers named as recipes or RECIPE-METHOD
 by name (a standardised score fits its terms' statistics on the same
 validation images that set the threshold, which the promise must survive).
 Nothing is chosen here: it checks a promise. Writes
@@ -23,15 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from anogan.artifacts import ENCODER_METHODS, find_bundles, write_json_atomic
-from anogan.benchmark import Candidate
-from anogan.data import load_dataset
-from anogan.pipeline import open_bundle
-from anogan.scoring import Scorer
-from anogan.thresholds import DEFAULT_FALSE_POSITIVE_RATE, calibrate
-
-sys.path.insert(0, str(Path(__file__).parent))
-from dev_sweep import named_candidates  # noqa: E402
+from anogan.data.datasets import load_dataset
+from anogan.experiments.benchmark import Candidate, named_candidate
+from anogan.gan.bundle import find_bundles, open_bundle
+from anogan.scoring.calibration import DEFAULT_FALSE_POSITIVE_RATE, calibrate
+from anogan.scoring.methods import get_method
+from anogan.scoring.scorer import Scorer
+from anogan.storage import write_json_atomic
 
 
 def main(argv=None) -> int:
@@ -40,15 +38,14 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--data")
     parser.add_argument("--methods", default="encoder,feature-knn", help="methods with their default settings")
-    parser.add_argument("--candidates", default="", help="comma-separated recipes (recommended, document) or candidate names of dev_sweep.py")
+    parser.add_argument("--candidates", default="", help="comma-separated: recipes (recommended, document), "
+                        "RECIPE-METHOD, or methods with their defaults")
     parser.add_argument("--match", default="*", help="only the bundles whose folder name matches this pattern")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/threshold_promise.json"))
     args = parser.parse_args(argv)
     dataset = load_dataset(args.dataset, args.data)
     wanted = [name for name in args.candidates.split(",") if name]
-    named = [c for name, c in named_candidates().items() if name in wanted]
-    if len(named) != len(wanted):
-        parser.error(f"unknown candidate among {args.candidates!r} (see benchmarks/dev_sweep.py)")
+    named = [named_candidate(name) for name in wanted]
     scorers = [Candidate(m, m) for m in args.methods.split(",") if m] + named
     rows = []
     for path in find_bundles(args.runs, max_depth=1):
@@ -60,7 +57,7 @@ def main(argv=None) -> int:
         normals = dataset.x_test[np.isin(dataset.y_test, bundle.normal_classes)]
         for candidate in scorers:
             method = candidate.name
-            if candidate.method in ENCODER_METHODS and bundle.encoder is None:
+            if get_method(candidate.method).needs_encoder and bundle.encoder is None:
                 continue
             scorer = Scorer(bundle, candidate.method, candidate.settings)
             calibration = calibrate(scorer, save=False)

@@ -5,7 +5,6 @@ A thin layer over the library: every score, threshold and metric comes from
 """
 
 import streamlit as st
-
 from ui import require_token
 
 # No page or Material icons: Streamlit fetches emoji favicons and the Material font from outside servers, and

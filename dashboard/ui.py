@@ -10,9 +10,10 @@ from typing import Optional
 import streamlit as st
 
 import anogan  # noqa: F401  (quiets TensorFlow's start-up log)
-from anogan.artifacts import find_bundles, load_bundle, resolve_under
-from anogan.results import find_results
 from anogan.errors import AnoganError
+from anogan.gan.bundle import find_bundles, load_bundle
+from anogan.results.files import find_results
+from anogan.storage import resolve_under
 
 RUNS_DIR_ENV = "ANOGAN_RUNS_DIR"
 TOKEN_ENV = "ANOGAN_DASHBOARD_TOKEN"
@@ -79,8 +80,8 @@ def choose_results_file(key: str) -> Optional[Path]:
 def _shared_scorer(path: str, modified: float, method: str):
     from threading import Lock
 
-    from anogan.pipeline import prepare_scorer
-    from anogan.recipes import scoring_choice
+    from anogan.experiments.pipeline import prepare_scorer
+    from anogan.scoring.recipes import scoring_choice
 
     bundle = _load_bundle(path, modified)
     scorer, calibration = prepare_scorer(bundle, method, scoring_choice(bundle, method).settings, progress=False,
@@ -92,7 +93,7 @@ def shared_scorer(bundle_path: Path, method: str):
     """A scorer, its calibration and its lock, built once per (bundle, version, method) for every browser session.
 
     The scorer takes the settings ``anogan score`` would
-    (:func:`anogan.recipes.scoring_choice`: the bundle's stored calibration
+    (:func:`anogan.scoring.recipes.scoring_choice`: the bundle's stored calibration
     of ``method``, else its recipe's), so an upload is scored like the
     results files beside the bundle.
 
@@ -111,7 +112,7 @@ def format_score(value: float) -> str:
 
 @st.cache_resource(max_entries=4, show_spinner="loading the scored images…")
 def _array_input(spec: str, data: Optional[str]):
-    from anogan.inputs import open_input
+    from anogan.data.inputs import open_input
 
     return open_input(spec, data)
 
@@ -123,7 +124,7 @@ def input_image(path, base: Optional[Path] = None):
     bundle the results file sits in, when there is one; ``None`` when the
     image cannot be found here.
     """
-    from anogan.inputs import array_item
+    from anogan.data.inputs import array_item
 
     if not isinstance(path, str) or not path:
         return None

@@ -18,9 +18,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from anogan.evaluation import save_figure  # noqa: E402
-from anogan.inputs import array_item, open_input  # noqa: E402
-from anogan.results import read_results, scored_mask  # noqa: E402
+from anogan.experiments.evaluation import save_figure  # noqa: E402
+from anogan.data.inputs import array_item, open_input  # noqa: E402
+from anogan.results.files import read_results
+from anogan.results.rows import scored_mask  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -9,7 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np
 import pytest
 
-from anogan.data import Dataset
+from anogan.data.datasets import Dataset
 
 
 def make_shapes(n_per_class: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,7 +57,7 @@ def shapes_npz(tmp_path_factory, shapes_dataset) -> str:
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, shapes_npz):
     """A bundle trained for two short epochs on the disc class (normal = 0)."""
-    from anogan.training import TrainConfig, train
+    from anogan.gan.training import TrainConfig, train
 
     out = tmp_path_factory.mktemp("runs") / "shapes-0"
     bundle = train(TrainConfig("mnist", normal=[0], epochs=2, data=shapes_npz, batch_size=32, seed=0), out,
@@ -71,7 +71,8 @@ def scoring_bundle(tmp_path_factory, shapes_npz):
 
     Normal = disc (class 0); bars and crosses are anomalies.
     """
-    from anogan.training import TrainConfig, train, train_encoder
+    from anogan.gan.training import TrainConfig, train
+    from anogan.scoring.encoder_training import train_encoder
 
     out = tmp_path_factory.mktemp("runs") / "shapes-scoring"
     bundle = train(TrainConfig("mnist", normal=[0], epochs=120, data=shapes_npz, batch_size=8, seed=0), out,
@@ -84,7 +85,7 @@ def scoring_bundle_copy(tmp_path, scoring_bundle):
     """A private copy of the scoring bundle, for tests that write into their bundle."""
     import shutil
 
-    from anogan.artifacts import load_bundle
+    from anogan.gan.bundle import load_bundle
 
     shutil.copytree(scoring_bundle.path, tmp_path / "bundle")
     return load_bundle(tmp_path / "bundle")
@@ -109,7 +110,7 @@ def png_claiming_size():
 
 @pytest.fixture
 def fast_settings():
-    from anogan.scoring import ScoringSettings
+    from anogan.scoring.settings import ScoringSettings
 
     return ScoringSettings(steps=40, hybrid_steps=10, batch_size=16)
 
@@ -119,11 +120,11 @@ def runs_dir(tmp_path_factory, scoring_bundle, shapes_dataset):
     """A runs folder for the dashboard: a copy of the scoring bundle and an encoder results file with maps."""
     import shutil
 
-    from anogan.artifacts import load_bundle
-    from anogan.inputs import open_input
-    from anogan.results import score_to_file
-    from anogan.scoring import Scorer
-    from anogan.thresholds import calibrate
+    from anogan.data.inputs import open_input
+    from anogan.engines.scoring_job import score_to_file
+    from anogan.gan.bundle import load_bundle
+    from anogan.scoring.calibration import calibrate
+    from anogan.scoring.scorer import Scorer
 
     root = tmp_path_factory.mktemp("dashboard_runs")
     run = root / "shapes"

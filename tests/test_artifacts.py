@@ -1,12 +1,12 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 
-import numpy as np
-
-from anogan.artifacts import atomic_path, load_bundle, reference_subset
 from anogan.errors import AnoganError
+from anogan.gan.bundle import load_bundle, reference_subset
+from anogan.storage import atomic_path
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_damaged_metadata_is_refused(bundle_copy):
 
 
 def test_damaged_model_archive_is_refused_even_with_a_matching_hash(bundle_copy):
-    from anogan.artifacts import sha256_file
+    from anogan.storage import sha256_file
 
     (bundle_copy / "generator.keras").write_bytes(b"PK\x03\x04 not really a zip")
     metadata = json.loads((bundle_copy / "bundle.json").read_text())

@@ -2,10 +2,10 @@ import json
 
 import pytest
 
-from anogan.benchmark import (BenchmarkConfig, Candidate, candidates_for, load_results, parse_classes, run_benchmark,
-                              summarize)
 from anogan.errors import AnoganError
-from anogan.scoring import ScoringSettings
+from anogan.experiments.benchmark import BenchmarkConfig, Candidate, candidates_for, parse_classes, run_benchmark
+from anogan.experiments.reports import load_results, summarize
+from anogan.scoring.settings import ScoringSettings
 
 ENCODER = [Candidate("encoder", "encoder")]
 TINY = dict(epochs=1, encoder_epochs=1, batch_size=32)
@@ -28,13 +28,13 @@ def test_benchmark_writes_one_file_per_result_and_resumes(tmp_path, shapes_npz, 
     out = tmp_path / "results"
     records = run_benchmark(config, [0, 1], [0], ENCODER, out, progress=False)
     assert [(r["normal_class"], r["method"]) for r in records] == [(0, "encoder"), (1, "encoder")]
-    record = json.loads((out / "mnist_class1_seed0_encoder.json").read_text())
+    record = json.loads((out / "encoder" / "class1_seed0.json").read_text())
     assert record["n_test"] == 60 and 0 <= record["auroc"] <= 1
     assert "--classes 1 --seeds 0" in record["command"]
 
-    import anogan.training
+    import anogan.gan.training
 
-    monkeypatch.setattr(anogan.training, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    monkeypatch.setattr(anogan.gan.training, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
     assert len(run_benchmark(config, [0, 1], [0], ENCODER, out, progress=False)) == 2
 
     table = summarize(out)
@@ -42,6 +42,12 @@ def test_benchmark_writes_one_file_per_result_and_resumes(tmp_path, shapes_npz, 
     assert "| 0 |" in text and "| 1 |" in text and "mean" in text
     assert (out / "summary.csv").is_file() and (out / "summary.png").is_file()
     assert len(load_results(out)) == 2
+    index = (out / "index.csv").read_text().splitlines()
+    assert index[0].startswith("candidate,recipe,method") and index[1].startswith("encoder,") and index[1].endswith(",2")
+
+    dev = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY, split="dev")
+    with pytest.raises(AnoganError, match="holds mnist test results"):
+        run_benchmark(dev, [0], [0], ENCODER, out, progress=False)
 
 
 def test_the_mean_row_averages_whole_seeds_only(tmp_path):
@@ -68,7 +74,7 @@ def test_only_a_stepping_anogan_search_scores_the_test_subset(tmp_path, shapes_n
 def test_the_training_settings_are_used_recorded_and_replayed_by_the_command(tmp_path, shapes_npz):
     import shlex
 
-    from anogan.cli import _build_parser
+    from anogan.cli import build_parser
 
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, recipe="document", precision="mixed_bfloat16",
                              training=dict(TINY, learning_rate=2e-4, beta_1=0.5))
@@ -80,7 +86,7 @@ def test_the_training_settings_are_used_recorded_and_replayed_by_the_command(tmp
     assert record["beta_1"] == bundle["training"]["beta_1"] == 0.5
     assert record["recipe"] == bundle["recipe"]["name"] == "document"
     assert record["training_replaced"] == dict(TINY, learning_rate=2e-4, beta_1=0.5)
-    replayed = _build_parser().parse_args(shlex.split(record["command"])[1:])
+    replayed = build_parser().parse_args(shlex.split(record["command"])[1:])
     assert replayed.precision == "mixed_bfloat16" and replayed.train_epochs == 1 and replayed.recipe == "document"
     assert (replayed.train_learning_rate, replayed.train_beta_1) == (2e-4, 0.5)
 
@@ -102,6 +108,7 @@ def test_results_are_named_by_recipe_and_carry_the_operating_point(tmp_path, sha
     assert "TPR at 1 % FPR" in (tmp_path / "candidates.md").read_text()
 
 
+@pytest.mark.slow
 def test_rerun_script_retrains_from_the_recorded_command_and_logs_the_comparison(tmp_path, shapes_npz, monkeypatch):
     import csv
     import importlib.util
@@ -114,20 +121,22 @@ def test_rerun_script_retrains_from_the_recorded_command_and_logs_the_comparison
     run_benchmark(config, [0], [0], [Candidate("feature-knn", "feature-knn")], tmp_path / "results",
                   progress=False)
     monkeypatch.setattr(rerun, "LOG", tmp_path / "reruns.csv")
-    result = tmp_path / "results" / "mnist_class0_seed0_feature-knn.json"
+    result = tmp_path / "results" / "feature-knn" / "class0_seed0.json"
     assert rerun.main([str(result), "--out", str(tmp_path / "again")]) == 0
     assert (_run_folder(tmp_path / "again" / "runs") / "bundle.json").is_file()
     [row] = list(csv.DictReader(open(tmp_path / "reruns.csv")))
     assert row["within_tolerance"] == "True" and float(row["difference_points"]) == 0.0
 
 
+@pytest.mark.slow
 def test_dev_split_benchmark_shares_one_inversion_and_matches_the_scorer(tmp_path, shapes_npz):
-    from anogan.artifacts import load_bundle
-    from anogan.data import dev_split, load_dataset
-    from anogan.evaluation import ranking_metrics
-    from anogan.scoring import Scorer
-
     import numpy as np
+
+    from anogan.data.datasets import load_dataset
+    from anogan.data.protocol import dev_split
+    from anogan.experiments.evaluation import ranking_metrics
+    from anogan.gan.bundle import load_bundle
+    from anogan.scoring.scorer import Scorer
 
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY, split="dev", dev_anomalies=40)
     standardized = ScoringSettings(hybrid_steps=3, batch_size=16, residual="ink", feature_distance="cosine",

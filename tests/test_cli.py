@@ -94,7 +94,7 @@ def test_score_and_evaluate_defaults_unknown_classes_and_map_names(tmp_path, sco
                                                                    capsys):
     from PIL import Image
 
-    from anogan.results import read_results
+    from anogan.results.files import read_results
 
     root = tmp_path / "images"
     for folder, label in (("0", 0), ("1", 1), ("fashion", 2)):
@@ -121,7 +121,7 @@ def test_score_and_evaluate_defaults_unknown_classes_and_map_names(tmp_path, sco
 
 
 def test_the_dashboard_ships_inside_the_package():
-    from anogan.cli import dashboard_app_path
+    from anogan.cli.dashboard import dashboard_app_path
 
     app = dashboard_app_path()
     assert app.is_file() and (app.parent / "ui.py").is_file()
@@ -158,10 +158,11 @@ def test_score_and_calibrate_keep_the_bundles_calibrated_settings_unless_named(t
     assert stored()["settings"]["residual"] == "l1" and stored()["settings"]["hybrid_steps"] == 2
 
 
+@pytest.mark.slow
 def test_a_bare_score_uses_the_bundles_recipe_and_says_so(tmp_path, shapes_npz, shapes_dataset, capsys):
     import numpy as np
 
-    from anogan.results import read_results
+    from anogan.results.files import read_results
 
     out = tmp_path / "run"
     assert main(["train", "--dataset", "mnist", "--data", shapes_npz, "--normal", "0", "--epochs", "1",

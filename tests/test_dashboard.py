@@ -47,9 +47,9 @@ def test_score_page_scores_with_the_settings_the_bundle_was_calibrated_with(runs
 
     from streamlit.testing.v1 import AppTest
 
-    from anogan.artifacts import load_bundle
-    from anogan.pipeline import prepare_scorer
-    from anogan.scoring import ScoringSettings
+    from anogan.experiments.pipeline import prepare_scorer
+    from anogan.gan.bundle import load_bundle
+    from anogan.scoring.settings import ScoringSettings
 
     shutil.copytree(runs_dir, tmp_path / "runs")
     chosen = ScoringSettings(steps=0, latent_bank=64, lam=0.7, standardize=True, critic_weight=0.5)
@@ -104,6 +104,7 @@ def test_pages_explain_an_empty_runs_directory(tmp_path, monkeypatch):
     assert not at.exception and "No results file" in at.info[0].value
 
 
+@pytest.mark.slow
 def test_every_page_renders_in_headless_chromium(runs_dir):
     """A real browser: each page finishes its script without a Streamlit exception."""
     import os

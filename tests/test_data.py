@@ -5,17 +5,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anogan.data import (
+from anogan.data.datasets import (
     Dataset,
     from_model_range,
     load_dataset,
     load_idx_folder,
     load_image_folder,
-    one_class_split,
-    resolve_classes,
     to_model_range,
     validate_images,
 )
+from anogan.data.protocol import one_class_split, resolve_classes
 from anogan.errors import AnoganError
 
 
@@ -188,7 +187,7 @@ def test_folder_loader_uses_train_and_test_subfolders(tmp_path):
 
 
 def test_dev_split_never_touches_the_test_split_or_the_training_images(shapes_dataset):
-    from anogan.data import dev_split
+    from anogan.data.protocol import dev_split
 
     dev = dev_split(shapes_dataset, normal=["disc"], val_fraction=0.2, seed=3, n_anomalies=50)
     trained = one_class_split(shapes_dataset, ["disc"], 0.2, seed=3)
@@ -209,7 +208,7 @@ def test_dev_split_never_touches_the_test_split_or_the_training_images(shapes_da
 
 
 def test_dev_split_needs_anomalies_and_two_validation_images(shapes_dataset):
-    from anogan.data import dev_split
+    from anogan.data.protocol import dev_split
 
     with pytest.raises(AnoganError, match="validation"):
         dev_split(shapes_dataset, normal=["disc"], val_fraction=0.0)

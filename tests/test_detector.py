@@ -3,7 +3,7 @@ import pytest
 
 from anogan.detector import Detector
 from anogan.errors import AnoganError
-from anogan.scoring import ScoringSettings
+from anogan.scoring.settings import ScoringSettings
 
 
 def test_detector_contract(tmp_path, shapes_dataset):
@@ -44,6 +44,7 @@ def test_feature_knn_detector_needs_no_encoder(tmp_path, shapes_dataset):
     assert detector.decision_function(shapes_dataset.x_test).shape == (60,)
 
 
+@pytest.mark.slow
 def test_detector_trains_the_recommended_recipe_in_a_folder_it_removes(shapes_dataset):
     import gc
 

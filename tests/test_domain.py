@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from anogan.domain import DomainCheck
+from anogan.scoring.domain import DomainCheck
 
 
 @pytest.fixture(scope="module")
@@ -31,10 +31,10 @@ def test_constant_normals_switch_the_constant_rule_off():
 
 
 def test_a_bundle_flags_far_off_frames_in_every_row_and_prediction(scoring_bundle, far_off_frames):
-    from anogan.inputs import InputItem
-    from anogan.results import score_items
-    from anogan.scoring import Scorer
-    from anogan.thresholds import calibrate
+    from anogan.data.inputs import InputItem
+    from anogan.results.rows import score_items
+    from anogan.scoring.calibration import calibrate
+    from anogan.scoring.scorer import Scorer
 
     scorer = Scorer(scoring_bundle, "encoder")
     calibration = calibrate(scorer, save=False)

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from anogan.results import RESULT_COLUMNS
-from anogan.evaluation import compute_metrics, evaluate
+from anogan.experiments.evaluation import compute_metrics, evaluate
+from anogan.results.rows import RESULT_COLUMNS
 
 
 def _results_csv(path, rows):

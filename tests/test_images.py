@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from anogan.data.images import list_image_files, read_image
 from anogan.errors import ImageError
-from anogan.images import list_image_files, read_image
 
 
 def _png_bytes(image: Image.Image) -> bytes:

@@ -1,6 +1,6 @@
 import numpy as np
 
-from anogan.models import make_discriminator, make_encoder, make_feature_extractor, make_generator
+from anogan.gan.networks import make_discriminator, make_encoder, make_feature_extractor, make_generator
 
 
 def test_generator_maps_latent_to_images_in_tanh_range():

@@ -2,9 +2,9 @@ import json
 
 import numpy as np
 
-from anogan.pipeline import prepare_scorer, run_job
-from anogan.recipes import scoring_choice
-from anogan.scoring import ScoringSettings
+from anogan.experiments.pipeline import prepare_scorer, run_job
+from anogan.scoring.recipes import scoring_choice
+from anogan.scoring.settings import ScoringSettings
 
 
 def test_main_job_writes_results_and_metrics_and_resumes(tmp_path, shapes_npz, monkeypatch):
@@ -23,12 +23,12 @@ def test_main_job_writes_results_and_metrics_and_resumes(tmp_path, shapes_npz, m
                                                "val_fraction": 0.25}  # dicts compare without order
     assert metadata["training"]["learning_rate"] == 2e-4  # the recipe's, where nothing replaced it
 
-    import anogan.pipeline
+    import anogan.experiments.pipeline
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished encoder must not be trained again")
 
-    monkeypatch.setattr(anogan.pipeline, "train_encoder", no_training)
+    monkeypatch.setattr(anogan.experiments.pipeline, "train_encoder", no_training)
     again = run_job(tmp_path / "job", **options)
     assert again.metrics["encoder"]["auroc"] == job.metrics["encoder"]["auroc"]
 
@@ -36,8 +36,8 @@ def test_main_job_writes_results_and_metrics_and_resumes(tmp_path, shapes_npz, m
 def test_open_bundle_gives_an_older_bundle_its_reference_images(tmp_path, trained_run):
     import shutil
 
-    from anogan.artifacts import load_bundle
-    from anogan.pipeline import open_bundle, prepare_scorer
+    from anogan.experiments.pipeline import prepare_scorer
+    from anogan.gan.bundle import load_bundle, open_bundle
 
     path = tmp_path / "old"
     shutil.copytree(trained_run.path, path)
@@ -63,11 +63,11 @@ def test_a_later_scorer_takes_the_settings_of_the_stored_calibration(scoring_bun
     assert settings == chosen
     assert calibrated_settings(scoring_bundle_copy, "hybrid") == ScoringSettings()  # per method
 
-    import anogan.pipeline
+    import anogan.experiments.pipeline
 
     def no_calibration(*args, **kwargs):
         raise AssertionError("the stored calibration must be reused")
 
-    monkeypatch.setattr(anogan.pipeline, "calibrate", no_calibration)
+    monkeypatch.setattr(anogan.experiments.pipeline, "calibrate", no_calibration)
     scorer, again = prepare_scorer(scoring_bundle_copy, "anogan", settings, progress=False)
     assert again.threshold == calibration.threshold and scorer.settings == chosen

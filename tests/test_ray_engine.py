@@ -13,13 +13,14 @@ from PIL import Image
 
 ray = pytest.importorskip("ray")
 
-from anogan.benchmark import BenchmarkConfig, Candidate, run_benchmark  # noqa: E402
 from anogan.cli import main  # noqa: E402
-from anogan.inputs import open_input  # noqa: E402
-from anogan.ray_engine import RayEngine, local_scoring_actor_pids  # noqa: E402
-from anogan.results import read_results, score_to_file  # noqa: E402
-from anogan.scoring import Scorer  # noqa: E402
-from anogan.thresholds import calibrate  # noqa: E402
+from anogan.data.inputs import open_input  # noqa: E402
+from anogan.engines.ray_engine import RayEngine, local_scoring_actor_pids  # noqa: E402
+from anogan.engines.scoring_job import score_to_file  # noqa: E402
+from anogan.experiments.benchmark import BenchmarkConfig, Candidate, run_benchmark  # noqa: E402
+from anogan.results.files import read_results
+from anogan.scoring.calibration import calibrate  # noqa: E402
+from anogan.scoring.scorer import Scorer  # noqa: E402
 
 
 def assert_same_rows(local: pd.DataFrame, on_ray: pd.DataFrame) -> None:

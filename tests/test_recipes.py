@@ -5,9 +5,10 @@ import json
 import pytest
 
 from anogan.errors import AnoganError
-from anogan.recipes import DEFAULT_RECIPE, RECIPES, bundle_recipe, get_recipe, scoring_choice
-from anogan.scoring import ScoringSettings
-from anogan.training import GAN_BETA_1, GAN_LEARNING_RATE, train
+from anogan.gan.trainer import GAN_BETA_1, GAN_LEARNING_RATE
+from anogan.gan.training import train
+from anogan.scoring.recipes import DEFAULT_RECIPE, RECIPES, bundle_recipe, get_recipe, scoring_choice
+from anogan.scoring.settings import ScoringSettings
 
 
 def test_the_recipes_are_the_measured_best_and_the_documents_exactly():

@@ -16,14 +16,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from anogan.artifacts import load_bundle, resolve_under, sha256_file
-from anogan.inputs import open_input
-from anogan.results import score_to_file
-from anogan.data import validate_images
+from anogan.data.datasets import validate_images
+from anogan.data.images import read_image
+from anogan.data.inputs import open_input
+from anogan.engines.scoring_job import score_to_file
 from anogan.errors import AnoganError, ImageError
-from anogan.images import read_image
-from anogan.scoring import Scorer, ScoringSettings
-
+from anogan.gan.bundle import load_bundle
+from anogan.scoring.scorer import Scorer
+from anogan.scoring.settings import ScoringSettings
+from anogan.storage import resolve_under, sha256_file
 
 # --- images -------------------------------------------------------------------------------------
 
@@ -82,7 +83,7 @@ def messy_folder(tmp_path, png_claiming_size):
 def test_a_messy_folder_scores_every_valid_image_and_names_each_problem(messy_folder, scoring_bundle, tmp_path):
     root, valid = messy_folder
     scorer = Scorer(scoring_bundle, "encoder")
-    from anogan.thresholds import calibrate
+    from anogan.scoring.calibration import calibrate
 
     calibration = calibrate(scorer, save=False)
     out = tmp_path / "r.csv"

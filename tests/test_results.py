@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anogan.inputs import label_for, open_input
-from anogan.results import RESULT_COLUMNS, read_results, score_to_file
 from anogan.cli import main
+from anogan.data.inputs import label_for, open_input
+from anogan.engines.scoring_job import score_to_file
 from anogan.errors import AnoganError
-from anogan.scoring import Scorer
-from anogan.thresholds import calibrate
+from anogan.results.files import read_results
+from anogan.results.rows import RESULT_COLUMNS
+from anogan.scoring.calibration import calibrate
+from anogan.scoring.scorer import Scorer
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +156,8 @@ def test_score_cli_exit_codes_and_named_failures(scoring_bundle_copy, image_fold
 
 
 def test_parquet_results_are_typed_resumable_and_evaluate_like_csv(image_folder, encoder_scorer, tmp_path):
-    from anogan.evaluation import evaluate
-    from anogan.results import find_results
+    from anogan.experiments.evaluation import evaluate
+    from anogan.results.files import find_results
 
     scorer, calibration = encoder_scorer
     source = open_input(str(image_folder))

@@ -2,9 +2,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from anogan.data import to_model_range
+from anogan.data.datasets import to_model_range
 from anogan.errors import AnoganError
-from anogan.scoring import LATENT_BANK_SEED, METHODS, Scorer, ScoringSettings
+from anogan.scoring.inversion import LATENT_BANK_SEED
+from anogan.scoring.methods import METHODS
+from anogan.scoring.scorer import Scorer
+from anogan.scoring.settings import ScoringSettings
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -41,6 +44,7 @@ def test_encoder_score_is_mse_plus_kappa_times_feature_mse(scoring_bundle, shape
     np.testing.assert_allclose(result.residual_score, (result.anomaly_map**2).mean(axis=(1, 2)), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_inversion_lowers_the_loss_and_restarts_never_hurt(scoring_bundle, shapes_dataset):
     images = shapes_dataset.x_test[:8]
     start = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=0)).score(images).score
@@ -95,7 +99,7 @@ def test_a_pruned_bank_keeps_exactly_the_samples_nearest_to_some_normal_training
     starts_full, starts_pruned = full.invert(normals).z, pruned.invert(normals).z
     # each normal training image keeps its start, and no sample survives that is no normal image's start
     np.testing.assert_array_equal(starts_pruned, starts_full)
-    assert len(pruned._bank_latents) == len(np.unique(starts_full, axis=0)) < 256
+    assert len(pruned.state()["bank_latents"]) == len(np.unique(starts_full, axis=0)) < 256
     assert "prune_bank" in pruned.settings.relevant_to("anogan")
 
 
@@ -106,7 +110,7 @@ def test_pruning_the_bank_needs_a_bank_and_the_normal_training_images(trained_ru
         ScoringSettings(prune_bank=True)
     metadata = {**trained_run.metadata, "files": {k: v for k, v in trained_run.metadata["files"].items()
                                                   if k != "reference.npz"}}
-    with pytest.raises(AnoganError, match="pruning the latent bank needs the normal training images"):
+    with pytest.raises(AnoganError, match="anogan method with these settings needs the normal training images"):
         Scorer(replace(trained_run, metadata=metadata), "anogan", ScoringSettings(latent_bank=16, prune_bank=True))
 
 
@@ -202,7 +206,7 @@ def test_ink_residual_and_cosine_terms_are_bounded_and_the_default_is_anogan(sco
 def test_critic_term_adds_the_standardised_discriminator_verdict(scoring_bundle, shapes_dataset, fast_settings):
     from dataclasses import replace
 
-    from anogan.data import to_model_range
+    from anogan.data.datasets import to_model_range
 
     two_terms = replace(fast_settings, residual="ink", feature_distance="cosine", standardize=True, lam=0.5)
     scorer = Scorer(scoring_bundle, "hybrid", replace(two_terms, critic_weight=0.5))
@@ -211,7 +215,7 @@ def test_critic_term_adds_the_standardised_discriminator_verdict(scoring_bundle,
     logits = scoring_bundle.discriminator(to_model_range(images), training=False).numpy().ravel()
     np.testing.assert_allclose(terms.critic, -logits, rtol=1e-4, atol=1e-4)
     mean, std = scorer.term_stats["critic"]
-    without = Scorer(scoring_bundle, "hybrid", two_terms, term_stats=scorer.term_stats).score(images).score
+    without = Scorer(scoring_bundle, "hybrid", two_terms, state={"term_stats": scorer.term_stats}).score(images).score
     np.testing.assert_allclose(scorer.score(images).score, without + 0.5 * (terms.critic - mean) / std,
                                rtol=1e-4, atol=1e-4)
     with pytest.raises(AnoganError, match="standardise"):
@@ -223,7 +227,8 @@ def test_critic_term_adds_the_standardised_discriminator_verdict(scoring_bundle,
 def test_new_term_settings_are_checked_and_round_trip_through_the_cli():
     from dataclasses import replace
 
-    from anogan.cli import _build_parser, _named_settings
+    from anogan.cli import build_parser
+    from anogan.cli.options import named_settings
 
     with pytest.raises(AnoganError, match="residual"):
         ScoringSettings(residual="l2")
@@ -231,9 +236,9 @@ def test_new_term_settings_are_checked_and_round_trip_through_the_cli():
         ScoringSettings(feature_distance="dot")
     settings = ScoringSettings(lam=0.5, residual="ink", feature_distance="cosine", standardize=True, hybrid_steps=7,
                                critic_weight=0.25, latent_bank=128)
-    args = _build_parser().parse_args(["score", "x", "--model", "m", "--method", "hybrid", "--out", "o.csv",
+    args = build_parser().parse_args(["score", "x", "--model", "m", "--method", "hybrid", "--out", "o.csv",
                                        *settings.as_flags()])
-    assert replace(ScoringSettings(), **_named_settings(args)) == settings
+    assert replace(ScoringSettings(), **named_settings(args)) == settings
     assert ScoringSettings().as_flags(base=settings)[:2] == ["--lam", "0.1"]
     assert "--no-standardize" in ScoringSettings().as_flags(base=settings)
     assert ScoringSettings().as_flags() == []

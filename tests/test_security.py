@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from anogan.cli import main
-from anogan.evaluation import spreadsheet_safe
+from anogan.experiments.evaluation import spreadsheet_safe
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 TOKEN = "correct horse battery staple"
@@ -94,6 +94,7 @@ PAGES = {"views/score.py": "Score images", "views/results.py": "Results", "views
          "views/about.py": "About anogan"}
 
 
+@pytest.mark.slow
 def test_with_a_token_no_page_shows_content_until_it_is_given(tmp_path, monkeypatch):
     at = _app(tmp_path, monkeypatch, TOKEN)
     for page in PAGES:
@@ -106,6 +107,7 @@ def test_with_a_token_no_page_shows_content_until_it_is_given(tmp_path, monkeypa
     assert [t.value for t in at.title] == ["anogan"] and not at.info
 
 
+@pytest.mark.slow
 def test_with_the_right_token_every_page_renders(tmp_path, monkeypatch):
     at = _app(tmp_path, monkeypatch, TOKEN)
     at.text_input(key="access_token").input(TOKEN)
@@ -121,9 +123,9 @@ def test_upload_cap_scores_only_the_first_files(runs_dir, monkeypatch, shapes_da
 
     from PIL import Image
 
-    import anogan.results
+    import anogan.results.rows
 
-    monkeypatch.setattr(anogan.results, "MAX_UPLOAD_FILES", 2)
+    monkeypatch.setattr(anogan.results.rows, "MAX_UPLOAD_FILES", 2)
     at = _app(runs_dir, monkeypatch, "")
     files = []
     for i in range(3):
@@ -137,12 +139,12 @@ def test_upload_cap_scores_only_the_first_files(runs_dir, monkeypatch, shapes_da
 
 
 def test_score_uploads_refuses_more_than_the_cap(scoring_bundle, monkeypatch):
-    import anogan.results
+    import anogan.results.rows
     from anogan.errors import AnoganError
 
-    monkeypatch.setattr(anogan.results, "MAX_UPLOAD_FILES", 1)
+    monkeypatch.setattr(anogan.results.rows, "MAX_UPLOAD_FILES", 1)
     with pytest.raises(AnoganError, match="at most 1"):
-        anogan.results.score_uploads(None, None, [("a.png", b""), ("b.png", b"")])
+        anogan.results.rows.score_uploads(None, None, [("a.png", b""), ("b.png", b"")])
 
 
 def test_formula_named_upload_is_exported_as_text(scoring_bundle, shapes_dataset):
@@ -150,9 +152,9 @@ def test_formula_named_upload_is_exported_as_text(scoring_bundle, shapes_dataset
 
     from PIL import Image
 
-    from anogan.results import RESULT_COLUMNS, score_uploads
-    from anogan.scoring import Scorer
-    from anogan.thresholds import calibrate
+    from anogan.results.rows import RESULT_COLUMNS, score_uploads
+    from anogan.scoring.calibration import calibrate
+    from anogan.scoring.scorer import Scorer
 
     scorer = Scorer(scoring_bundle, "encoder")
     calibration = calibrate(scorer, save=False)
@@ -177,11 +179,11 @@ def test_spreadsheet_safe_leaves_numbers_and_plain_text_alone():
 def test_evaluate_per_class_table_neutralises_formula_class_names(tmp_path, scoring_bundle, shapes_dataset):
     from PIL import Image
 
-    from anogan.inputs import open_input
-    from anogan.results import score_to_file
-    from anogan.evaluation import evaluate
-    from anogan.scoring import Scorer
-    from anogan.thresholds import calibrate
+    from anogan.data.inputs import open_input
+    from anogan.engines.scoring_job import score_to_file
+    from anogan.experiments.evaluation import evaluate
+    from anogan.scoring.calibration import calibrate
+    from anogan.scoring.scorer import Scorer
 
     folder = tmp_path / "images" / "=cmd"
     folder.mkdir(parents=True)

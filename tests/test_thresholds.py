@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from anogan.errors import AnoganError
-from anogan.scoring import Scorer, ScoringSettings
-from anogan.thresholds import Calibration, calibrate, calibrate_scores, f1_max_threshold, stored_calibration
+from anogan.scoring.calibration import Calibration, calibrate, calibrate_scores, f1_max_threshold, stored_calibration
+from anogan.scoring.scorer import Scorer
+from anogan.scoring.settings import ScoringSettings
 
 
 def test_conformal_threshold_and_normalized_score():

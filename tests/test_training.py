@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from anogan.artifacts import RunDirectory, load_bundle
 from anogan.errors import AnoganError
-from anogan.models import make_feature_extractor
-from anogan.training import TrainConfig, train
+from anogan.gan.bundle import RunDirectory, load_bundle
+from anogan.gan.networks import make_feature_extractor
+from anogan.gan.training import TrainConfig, train
 
 
 def _train(dataset, out, resume=False, progress=False, checkpoint_seconds=0.0, **settings):
@@ -99,6 +99,7 @@ def test_resume_after_an_interrupted_epoch_continues_where_it_stopped(tmp_path, 
     assert load_bundle(run_dir).generator is not None
 
 
+@pytest.mark.slow
 def test_checkpoints_are_spaced_in_time_but_the_first_and_last_epochs_always_have_one(tmp_path, shapes_npz,
                                                                                       monkeypatch):
     saved = []
@@ -163,6 +164,7 @@ def test_mixed_bfloat16_training_saves_a_float32_bundle(tmp_path, shapes_npz):
 
 @pytest.mark.parametrize("averaged_role, trained_against", [("generator", "discriminator"),
                                                             ("discriminator", "generator")])
+@pytest.mark.slow
 def test_an_ema_changes_only_the_saved_model_it_averages(tmp_path, shapes_npz, averaged_role, trained_against):
     common = dict(normal=[0], epochs=2, data=shapes_npz, batch_size=32, seed=3, progress=False)
     option = f"{averaged_role}_ema"
@@ -178,9 +180,10 @@ def test_an_ema_changes_only_the_saved_model_it_averages(tmp_path, shapes_npz, a
         _train("mnist", out=tmp_path / "bad", **{option: 1.0}, **common)
 
 
+@pytest.mark.slow
 def test_the_adam_settings_train_both_networks_and_are_recorded(tmp_path, shapes_npz):
-    from anogan.models import make_discriminator, make_generator
-    from anogan.training import GANTrainer
+    from anogan.gan.networks import make_discriminator, make_generator
+    from anogan.gan.trainer import GANTrainer
 
     trainer = GANTrainer(make_generator(8), make_discriminator(), learning_rate=2e-4, beta_1=0.5)
     for optimizer in (trainer.generator_optimizer, trainer.discriminator_optimizer):
@@ -199,6 +202,7 @@ def test_the_adam_settings_train_both_networks_and_are_recorded(tmp_path, shapes
         _train("mnist", out=tmp_path / "bad", beta_1=1.0, **common)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ema", [0.0, 0.9])
 def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, shapes_npz, ema):
     # the checkpoint carries the optimisers (with their weight averages), the noise and the Dropout states

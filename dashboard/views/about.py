@@ -2,9 +2,9 @@
 
 import pandas as pd
 import streamlit as st
+from ui import cached_bundle, choose_bundle
 
 from anogan.errors import AnoganError
-from ui import cached_bundle, choose_bundle
 
 st.title("About anogan")
 st.markdown(

@@ -4,12 +4,13 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
-
-from anogan.artifacts import resolve_under
-from anogan.errors import AnoganError
-from anogan.evaluation import OPERATING_POINTS, compute_metrics, confusion_at, curves, labelled_scores
-from anogan.results import find_results, read_results, scored_mask
 from ui import choose_results_file, format_score, input_image, runs_dir, safe_image_path
+
+from anogan.errors import AnoganError
+from anogan.experiments.evaluation import OPERATING_POINTS, compute_metrics, confusion_at, curves, labelled_scores
+from anogan.results.files import find_results, read_results
+from anogan.results.rows import scored_mask
+from anogan.storage import resolve_under
 
 st.title("Results")
 source = choose_results_file("results_file")

@@ -2,14 +2,14 @@
 
 import pandas as pd
 import streamlit as st
-
-from anogan.results import MAX_UPLOAD_FILES, RESULT_COLUMNS, score_uploads
-from anogan.errors import AnoganError
-from anogan.evaluation import spreadsheet_safe
-from anogan.images import MAX_FILE_BYTES
-from anogan.recipes import scoring_choice
-from anogan.scoring import available_methods
 from ui import cached_bundle, choose_bundle, format_score, shared_scorer
+
+from anogan.data.images import MAX_FILE_BYTES
+from anogan.errors import AnoganError
+from anogan.experiments.evaluation import spreadsheet_safe
+from anogan.results.rows import MAX_UPLOAD_FILES, RESULT_COLUMNS, score_uploads
+from anogan.scoring.methods import available_methods, get_method
+from anogan.scoring.recipes import scoring_choice
 
 st.title("Score images")
 bundle_path = choose_bundle("score_bundle")
@@ -26,17 +26,13 @@ if bundle_path is not None:
         preferred = None
     method = st.radio("Method", methods, horizontal=True, key="score_method",
                       index=methods.index(preferred) if preferred in methods else 0,
-                      help="encoder: one forward pass (fast). feature-knn: distance to the nearest normal "
-                      "training images in the discriminator's feature space (fast). hybrid: encoder + a few "
-                      "inversion steps. anogan: latent inversion (the recommended recipe's: a search among "
-                      "sampled latents, fast; the paper's 500 steps per image: slow on CPU). The bundle's recipe "
-                      "is preselected; each method scores with the settings of its last calibration on this "
-                      "bundle, else the recipe's.")
+                      help=" ".join(f"{name}: {get_method(name).summary}." for name in methods)
+                      + " The bundle's recipe is preselected; each method scores with the settings of its last "
+                      "calibration on this bundle, else the recipe's.")
     normal = ", ".join(bundle.class_names[c] for c in bundle.normal_classes)
     st.caption(f"Normal class(es): {normal}. Images are converted to 28×28 grayscale, white on black.")
-    # feature-knn compares with the nearest normal training image, not with a generated one
-    reference_symbol = "nearest" if method == "feature-knn" else "G(z)"
-    reference_caption = "nearest normal image" if method == "feature-knn" else "reconstruction G(z)"
+    # what the method compares an image with: G(z), or (feature-knn) the nearest normal training image
+    reference_symbol, reference_caption = get_method(method).reference_symbol, get_method(method).reference_caption
     uploads = st.file_uploader(f"Images (PNG, JPEG, …; up to {MAX_UPLOAD_FILES} at once)", accept_multiple_files=True,
                                key="score_uploads", max_upload_size=MAX_FILE_BYTES // 2**20)
     if uploads and len(uploads) > MAX_UPLOAD_FILES:

@@ -3,9 +3,9 @@
 import altair as alt
 import pandas as pd
 import streamlit as st
-
-from anogan.artifacts import RunDirectory
 from ui import choose_bundle
+
+from anogan.gan.bundle import RunDirectory
 
 st.title("Training")
 bundle_path = choose_bundle("training_bundle")

@@ -16,9 +16,10 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
-from anogan.artifacts import atomic_path, write_json_atomic
 from anogan.errors import AnoganError
-from anogan.results import read_results, scored_mask
+from anogan.results.files import read_results
+from anogan.results.rows import scored_mask
+from anogan.storage import atomic_path, write_json_atomic
 
 
 def _as_bool(values) -> np.ndarray:
@@ -65,7 +66,7 @@ def ranking_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict:
     """AUROC, AUPRC, F1-max and the :data:`OPERATING_POINTS` of scores against labels (anomaly = 1)."""
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from anogan.thresholds import f1_max_threshold
+    from anogan.scoring.calibration import f1_max_threshold
 
     f1_threshold, f1_max = f1_max_threshold(y_true, scores)
     return {"auroc": float(roc_auc_score(y_true, scores)), "auprc": float(average_precision_score(y_true, scores)),

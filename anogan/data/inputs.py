@@ -23,9 +23,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from anogan.data import DATASETS, load_dataset, read_npz_arrays, validate_images, validate_labels
+from anogan.data.datasets import DATASETS, load_dataset, read_npz_arrays, validate_images, validate_labels
+from anogan.data.images import IMAGE_SUFFIXES, list_image_files, read_image
 from anogan.errors import AnoganError, ImageError
-from anogan.images import IMAGE_SUFFIXES, list_image_files, read_image
 
 NORMAL_WORDS = {"normal", "good", "ok"}
 ANOMALY_WORDS = {"anomaly", "anomalous", "abnormal", "bad", "defect"}

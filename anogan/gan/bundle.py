@@ -3,33 +3,32 @@
 A bundle directory holds the generator and discriminator (and, once trained,
 the encoder) as Keras 3 ``.keras`` files, the held-out normal validation
 images (``validation.npz``, so that calibration never needs the original
-data again), the normal training images the ``feature-knn`` method compares
-against (``reference.npz``) and ``bundle.json``: dataset,
-normal classes, shapes, seed, training settings, library versions, a SHA-256
-of every model file, and the scoring calibration (settings, thresholds,
-score statistics) added after training.
+data again), the normal training images the scorers compare against
+(``reference.npz``) and ``bundle.json``: dataset, normal classes, shapes,
+seed, training settings and recipe, library versions, a SHA-256 of every
+file, and the scoring calibrations added after training.
 
 Loading never runs code from the bundle: ``bundle.json`` is plain JSON, the
-models load with Keras ``safe_mode=True`` (no lambdas, no pickle), and a
-model file whose hash does not match is refused.
+models load with Keras ``safe_mode=True``, the arrays with
+``allow_pickle=False``, and a file whose hash differs is refused.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import hashlib
 import json
+import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from anogan.data.protocol import normal_training_images
 from anogan.errors import AnoganError
+from anogan.storage import atomic_path, library_versions, save_model_atomic, sha256_file, write_json_atomic
 
 SCHEMA_VERSION = 1
 BUNDLE_FORMAT = "anogan-bundle"
@@ -39,77 +38,8 @@ REQUIRED_MODELS = ("generator", "discriminator")
 VALIDATION_FILE = "validation.npz"
 REFERENCE_FILE = "reference.npz"
 MAX_REFERENCE_IMAGES = 10_000
-# The scoring methods that run the encoder: their calibrations describe one encoder and go when it is replaced.
-ENCODER_METHODS = ("encoder", "hybrid")
 HISTORY_COLUMNS = ("epoch", "gen_loss", "disc_loss", "seconds", "images_per_second")
 ENCODER_HISTORY_COLUMNS = ("epoch", "loss", "residual", "feature", "seconds", "images_per_second")
-
-
-@contextlib.contextmanager
-def atomic_path(target: os.PathLike | str) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; rename it onto ``target`` on success.
-
-    A process killed while writing leaves at most a stray temporary file,
-    never a half-written ``target``. The temporary name keeps the target's
-    suffix, since Keras chooses the format from it.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
-    )
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
-        yield temp
-        with open(temp, "rb") as written:
-            os.fsync(written.fileno())
-        os.replace(temp, target)
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def write_text_atomic(target: os.PathLike | str, text: str) -> None:
-    with atomic_path(target) as temp:
-        temp.write_text(text, encoding="utf-8")
-
-
-def write_csv_atomic(target: os.PathLike | str, columns: tuple[str, ...], rows: list[dict]) -> None:
-    """Write a small table (history files) in one atomic step."""
-    lines = [",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in rows]
-    write_text_atomic(target, "\n".join(lines) + "\n")
-
-
-def write_json_atomic(target: os.PathLike | str, payload: dict) -> None:
-    write_text_atomic(target, json.dumps(payload, indent=2, sort_keys=True) + "\n")
-
-
-def save_model_atomic(model, target: os.PathLike | str) -> str:
-    """Save a Keras model to ``target`` atomically; return the file's SHA-256."""
-    with atomic_path(target) as temp:
-        model.save(temp)
-    return sha256_file(target)
-
-
-def sha256_file(path: os.PathLike | str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def library_versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions = {}
-    for package in ("anogan", "tensorflow", "keras", "numpy"):
-        try:
-            versions[package] = version(package)
-        except PackageNotFoundError:
-            with contextlib.suppress(PackageNotFoundError):
-                versions[package] = version(f"{package}-cpu")
-    return versions
 
 
 def load_model_file(path: Path, expected_sha256: Optional[str] = None):
@@ -193,8 +123,6 @@ class Bundle:
             self.metadata.setdefault("files", {})[REFERENCE_FILE] = self._write_images(REFERENCE_FILE, self._reference)
             self.save_metadata()
         except OSError as exc:
-            import logging
-
             logging.getLogger(__name__).warning("could not store the reference images in %s: %s", self.path, exc)
 
     def _write_images(self, filename: str, images: np.ndarray) -> str:
@@ -221,10 +149,11 @@ class Bundle:
     def run_directory(self) -> "RunDirectory":
         return RunDirectory(self.path)
 
-    def set_encoder(self, encoder) -> None:
-        """Attach a trained encoder and write it into the bundle, dropping calibrations made with the old one."""
+    def set_encoder(self, encoder, stale_calibrations: Sequence[str] = ()) -> None:
+        """Attach a trained encoder and write it into the bundle, dropping the calibrations of
+        ``stale_calibrations``, the methods that used the old one."""
         calibration = self.metadata.get("calibration", {})
-        for method in ENCODER_METHODS:
+        for method in stale_calibrations:
             calibration.pop(method, None)
         self.encoder = encoder
         filename = MODEL_FILES["encoder"]
@@ -377,20 +306,6 @@ def find_bundles(root: os.PathLike | str, max_depth: int = 3) -> list[Path]:
     return sorted(set(found))
 
 
-def resolve_under(root: os.PathLike | str, candidate: os.PathLike | str) -> Path:
-    """``candidate`` (absolute or relative to ``root``) resolved, refused unless it lies inside ``root``.
-
-    Guards user-chosen paths (dashboard selections, uploads) against ``..``
-    and symlinks that lead out of the runs directory.
-    """
-    root = Path(root).resolve()
-    path = Path(candidate)
-    resolved = (path if path.is_absolute() else root / path).resolve()
-    if resolved != root and root not in resolved.parents:
-        raise AnoganError(f"{candidate}: outside the runs directory {root}")
-    return resolved
-
-
 def load_bundle(path: os.PathLike | str) -> Bundle:
     """Load a model bundle safely.
 
@@ -410,3 +325,24 @@ def load_bundle(path: os.PathLike | str) -> Bundle:
             continue
         models[role] = load_model_file(path / filename, hashes[filename])
     return Bundle(path=path, metadata=metadata, **models)
+
+
+def open_bundle(path) -> Bundle:
+    """Load the bundle at ``path`` for scoring (see :func:`add_missing_reference`)."""
+    return add_missing_reference(load_bundle(path))
+
+
+def add_missing_reference(bundle: Bundle) -> Bundle:
+    """Give a bundle saved before bundles kept their normal training images those images, from its training data.
+
+    A bundle trained on in-memory arrays, or whose data cannot be found, is
+    returned as it is: every method but ``feature-knn`` and a pruned latent bank still works.
+    """
+    if bundle.has_reference():
+        return bundle
+    try:
+        bundle.set_reference(normal_training_images(bundle.metadata))
+    except AnoganError as exc:
+        logging.getLogger(__name__).warning("%s has no reference images (for feature-knn, --prune-bank): %s",
+                                            bundle.path, exc)
+    return bundle

@@ -38,14 +38,16 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Optional
 
 from anogan.errors import AnoganError
-from anogan.scoring import ScoringSettings, check_methods
-from anogan.thresholds import stored_calibration_of
-from anogan.training import GAN_BETA_1, GAN_LEARNING_RATE, TrainConfig
+from anogan.gan.trainer import GAN_BETA_1, GAN_LEARNING_RATE
+from anogan.gan.training import TrainConfig
+from anogan.scoring.calibration import stored_calibration_of
+from anogan.scoring.methods import check_methods
+from anogan.scoring.settings import ScoringSettings
 
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """What a recipe fixes of the GAN's training (the rest of :class:`~anogan.training.TrainConfig` is the run's).
+    """What a recipe fixes of the GAN's training (the rest of :class:`~anogan.gan.training.TrainConfig` is the run's).
 
     Attributes:
         epochs: training epochs over the normal images.
@@ -116,7 +118,7 @@ class Recipe:
 
     def train_config(self, dataset: str, normal, data: Optional[str] = None, seed: int = 0,
                      jit_compile: bool = False, precision: str = "float32", **overrides) -> TrainConfig:
-        """The :class:`~anogan.training.TrainConfig` of this recipe, with ``overrides`` of its training settings.
+        """The :class:`~anogan.gan.training.TrainConfig` of this recipe, with ``overrides`` of its training settings.
 
         ``overrides`` set to ``None`` are ignored (an option not given); the
         others are recorded in the config's ``recipe`` entry when they differ

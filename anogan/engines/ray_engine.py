@@ -4,7 +4,7 @@ The work is the same as on one machine, only placed elsewhere:
 
 * scoring: the inputs' listing (their positions) becomes a Ray Dataset;
   ``map_batches`` hands chunks of it to a pool of actors, each holding **one**
-  :class:`~anogan.scoring.Scorer` (the bundle loaded once per actor, TensorFlow
+  :class:`~anogan.scoring.scorer.Scorer` (the bundle loaded once per actor, TensorFlow
   limited to the actor's CPUs). An actor reads and decodes its inputs with
   anogan's own reader (:meth:`anogan.inputs.InputSource.item`) and turns them
   into rows with :func:`anogan.results.score_items`, so a bad file gets the same
@@ -62,21 +62,23 @@ def limit_tensorflow_threads(threads: int) -> None:
 class _ScoringActor:
     """A Ray Data actor: one Scorer, built once, that turns chunks of input positions into result rows."""
 
-    def __init__(self, source, bundle_path: str, method: str, settings, term_stats, calibration,
+    def __init__(self, source, bundle_path: str, method: str, settings, state, calibration,
                  maps_dir: Optional[str], threads: int, cwd: str):
         os.chdir(cwd)
         limit_tensorflow_threads(threads)
         ray = _import_ray()
-        from anogan.pipeline import open_bundle
-        from anogan.scoring import Scorer
+        from anogan.gan.bundle import open_bundle
+        from anogan.scoring.scorer import Scorer
 
         self.source = ray.get(source) if isinstance(source, ray.ObjectRef) else source
-        self.scorer = Scorer(open_bundle(bundle_path), method, settings, term_stats=term_stats)
+        # the driver's latent bank and term statistics: taken, not rebuilt on every actor
+        state = ray.get(state) if isinstance(state, ray.ObjectRef) else state
+        self.scorer = Scorer(open_bundle(bundle_path), method, settings, state=state)
         self.calibration = calibration
         self.maps_dir = Path(maps_dir) if maps_dir else None
 
     def __call__(self, batch: dict) -> dict:
-        from anogan.results import score_items
+        from anogan.results.rows import score_items
 
         items = [self.source.item(int(i)) for i in batch["data"]]
         rows = score_items(self.scorer, self.calibration, items, self.maps_dir)
@@ -96,7 +98,7 @@ class RayEngine:
         progress: show Ray Data's progress bars.
 
     Example:
-        >>> from anogan.results import score_to_file
+        >>> from anogan.engines.scoring_job import score_to_file
         >>> score_to_file(source, scorer, calibration, "scores.csv",
         ...               engine=RayEngine(workers=2))  # doctest: +SKIP
     """
@@ -157,12 +159,13 @@ class RayEngine:
         # at least one chunk per worker, so a small input still uses them all
         n_chunks = max(math.ceil(len(indices) / chunk_size), min(workers, len(indices)))
         chunks = np.array_split(np.asarray(indices, dtype=np.int64), n_chunks)
-        source_ref = ray.put(source)  # held here until the last row is in, so a restarted actor finds it
+        # held here until the last row is in, so a restarted actor finds them
+        source_ref, state_ref = ray.put(source), ray.put(scorer.state())
         dataset = ray.data.from_numpy(list(chunks)).map_batches(
             _ScoringActor,
             fn_constructor_kwargs=dict(
                 source=source_ref, bundle_path=str(Path(scorer.bundle.path).resolve()), method=scorer.method,
-                settings=scorer.settings, term_stats=scorer.term_stats, calibration=calibration,
+                settings=scorer.settings, state=state_ref, calibration=calibration,
                 maps_dir=str(Path(maps_dir).resolve()) if maps_dir is not None else None, threads=self.threads,
                 cwd=os.getcwd(),
             ),

@@ -2,8 +2,6 @@
 
 * :func:`ensure_bundle`: train the GAN (or resume it, or reuse a finished
   run) and its encoder when a method needs one;
-* :func:`open_bundle`: load a bundle for scoring, adding the normal training
-  images that bundles saved before ``reference.npz`` lack;
 * :func:`prepare_scorer`: a scorer and its calibration, the stored one when
   its settings match;
 * :func:`score_split`: score a dataset split into a results CSV per method.
@@ -20,15 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence
 
-from anogan.artifacts import ENCODER_METHODS, Bundle, load_bundle
-from anogan.data import OneClassSplit, normal_training_images
-from anogan.evaluation import evaluate
-from anogan.inputs import open_input
-from anogan.recipes import DEFAULT_RECIPE, MAIN_JOB_MIN_STEPS, get_recipe
-from anogan.results import ScoreSummary, score_to_file
-from anogan.scoring import Scorer, ScoringSettings, check_methods
-from anogan.thresholds import Calibration, calibrate, stored_calibration
-from anogan.training import TrainConfig, train, train_encoder, train_on_split
+from anogan.data.inputs import open_input
+from anogan.data.protocol import OneClassSplit
+from anogan.engines.scoring_job import ScoreSummary, score_to_file
+from anogan.experiments.evaluation import evaluate
+from anogan.gan.bundle import Bundle, add_missing_reference
+from anogan.gan.training import TrainConfig, train, train_on_split
+from anogan.scoring.calibration import Calibration, calibrate, stored_calibration
+from anogan.scoring.encoder_training import train_encoder
+from anogan.scoring.methods import check_methods, get_method
+from anogan.scoring.recipes import DEFAULT_RECIPE, MAIN_JOB_MIN_STEPS, get_recipe
+from anogan.scoring.scorer import Scorer
+from anogan.scoring.settings import ScoringSettings
 
 progress_log = logging.getLogger("anogan.progress")
 
@@ -51,35 +52,12 @@ def ensure_bundle(
         bundle = train(config, out, resume=True, progress=progress)
     else:
         bundle = train_on_split(split, config, out, resume=True, progress=progress)
-    if bundle.encoder is None and any(m in ENCODER_METHODS for m in check_methods(methods)):
+    if bundle.encoder is None and any(get_method(m).needs_encoder for m in check_methods(methods)):
         images = None if split is None else split.x_train
         if progress:
             progress_log.info("== encoder: %d epochs, G and D frozen", encoder_epochs)
         bundle = train_encoder(bundle, images=images, epochs=encoder_epochs, seed=config.seed, progress=progress)
     return add_missing_reference(bundle)
-
-
-def open_bundle(path) -> Bundle:
-    """Load the bundle at ``path`` for scoring (see :func:`add_missing_reference`)."""
-    return add_missing_reference(load_bundle(path))
-
-
-def add_missing_reference(bundle: Bundle) -> Bundle:
-    """Give a bundle saved before bundles kept their normal training images those images, from its training data.
-
-    A bundle trained on in-memory arrays, or whose data cannot be found, is
-    returned as it is: every method but ``feature-knn`` and a pruned latent bank still works.
-    """
-    if bundle.has_reference():
-        return bundle
-    from anogan.errors import AnoganError
-
-    try:
-        bundle.set_reference(normal_training_images(bundle.metadata))
-    except AnoganError as exc:
-        logging.getLogger(__name__).warning("%s has no reference images (for feature-knn, --prune-bank): %s",
-                                            bundle.path, exc)
-    return bundle
 
 
 def prepare_scorer(bundle: Bundle, method: str, settings: Optional[ScoringSettings] = None, progress: bool = True,
@@ -141,7 +119,7 @@ def run_job(
     with its defaults, and ``scoring_overrides`` (setting name -> value) on
     top. A quarter of the normal training images are held out by default:
     on ``mnist-5k`` (400 per digit) that is 100, enough for the default 1 %
-    false-positive rate (99 are needed; see :mod:`anogan.thresholds`).
+    false-positive rate (99 are needed; see :mod:`anogan.scoring.calibration`).
     ``training_overrides`` replace settings of the recipe's training, e.g.
     ``epochs=100``; the bundle records them. Unless epochs or a step floor
     are named, the step floor is :data:`MAIN_JOB_MIN_STEPS`.

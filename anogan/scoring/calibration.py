@@ -66,7 +66,7 @@ class Calibration:
         return np.asarray(scores) > self.threshold
 
     def verdict(self, batch) -> np.ndarray:
-        """Anomaly or not for each image of a :class:`~anogan.scoring.ScoreBatch`: above the threshold, or not
+        """Anomaly or not for each image of a :class:`~anogan.scoring.batch.ScoreBatch`: above the threshold, or not
         an image of the trained kind at all (a ``reason``)."""
         flagged = self.is_anomaly(batch.score)
         return flagged if batch.reason is None else flagged | (batch.reason != "")
@@ -194,7 +194,7 @@ def calibrate(
     """Score the bundle's normal validation images with ``scorer`` and store a threshold for its method.
 
     Args:
-        scorer: a :class:`~anogan.scoring.Scorer` (its bundle, method and settings).
+        scorer: a :class:`~anogan.scoring.scorer.Scorer` (its bundle, method and settings).
         false_positive_rate: the share of normal images the threshold may flag (default rule).
         anomalies: optional labelled anomaly images (``uint8`` ``(N, 28, 28)``),
             from a validation set, never the test set: switches to F1-max.

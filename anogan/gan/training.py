@@ -1,0 +1,289 @@
+"""GAN training on normal images: the run's settings, one epoch loop, checkpoints and exact resume.
+
+:func:`run_epochs` shuffles with a seed per epoch and hands each epoch's row
+to callbacks (:mod:`anogan.gan.callbacks`); the GAN and the f-AnoGAN
+encoder both train through it. A run directory
+(:class:`~anogan.gan.bundle.RunDirectory`) collects ``history.csv``,
+``samples/epoch_NNNN.png`` (an 8x8 grid from fixed noise) and
+``checkpoints/`` (models, optimiser state, noise-generator state), and, when
+the last epoch is done, the model bundle. Every file is written to a
+temporary name and renamed, so a run killed at any moment resumes from its
+last checkpoint with ``resume=True`` and ends with the same weights.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import MISSING, asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from anogan.data.datasets import load_dataset, to_model_range
+from anogan.data.images import IMAGE_SIZE
+from anogan.data.protocol import OneClassSplit, one_class_split
+from anogan.errors import AnoganError
+from anogan.gan.bundle import (
+    HISTORY_COLUMNS,
+    Bundle,
+    RunDirectory,
+    bundle_metadata,
+    load_bundle,
+)
+from anogan.gan.callbacks import SAMPLE_GRID, Callback, LogProgress, SaveCheckpoint, WriteHistory, WriteSampleGrid
+from anogan.gan.trainer import GAN_BETA_1, GAN_LEARNING_RATE, GANTrainer
+
+progress_log = logging.getLogger("anogan.progress")
+
+
+# A checkpoint costs about a second; on short epochs one every epoch would double the training time.
+CHECKPOINT_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (stored in ``run.json`` and the bundle).
+
+    Example:
+        >>> TrainConfig("mnist-5k", normal=[0], epochs=3).normal
+        ('0',)
+    """
+
+    dataset: str
+    normal: tuple[str, ...]
+    epochs: int
+    data: Optional[str] = None
+    batch_size: int = 256
+    seed: int = 0
+    latent_dim: int = 100
+    val_fraction: float = 0.1
+    jit_compile: bool = False
+    precision: str = "float32"
+    generator_ema: float = 0.0
+    discriminator_ema: float = 0.0
+    learning_rate: float = GAN_LEARNING_RATE
+    beta_1: float = GAN_BETA_1
+    min_steps: int = 0
+    recipe: Optional[dict] = None
+
+    def __post_init__(self):
+        normal = self.normal if isinstance(self.normal, (list, tuple)) else [self.normal]
+        object.__setattr__(self, "normal", tuple(str(n) for n in normal))
+        if self.data is not None:
+            object.__setattr__(self, "data", str(self.data))
+        from anogan.gan.networks import check_precision
+
+        if self.epochs < 1:
+            raise AnoganError(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            raise AnoganError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.latent_dim < 1:
+            raise AnoganError(f"latent size must be at least 1, got {self.latent_dim}")
+        check_precision(self.precision)
+        for role in ("generator", "discriminator"):
+            momentum = getattr(self, f"{role}_ema")
+            if not 0.0 <= momentum < 1.0:
+                raise AnoganError(f"the {role}'s EMA momentum must be in [0, 1), got {momentum}")
+        if self.min_steps < 0:
+            raise AnoganError(f"the minimum number of steps must be >= 0, got {self.min_steps}")
+        if self.learning_rate <= 0:
+            raise AnoganError(f"the GAN learning rate must be > 0, got {self.learning_rate}")
+        if not 0.0 <= self.beta_1 < 1.0:
+            raise AnoganError(f"Adam's beta_1 must be in [0, 1), got {self.beta_1}")
+
+    def resume_key(self) -> dict:
+        """The settings a resumed run must share with the original (all but ``epochs`` and the recipe's label)."""
+        key = asdict(self)
+        key.pop("epochs")
+        key.pop("recipe")
+        key["normal"] = list(self.normal)
+        return key
+
+    def epochs_for(self, n_train: int) -> int:
+        """The epochs to train on ``n_train`` images: ``epochs``, raised on a small set to reach ``min_steps``.
+
+        Example:
+            >>> TrainConfig("mnist-5k", [0], epochs=20, batch_size=64, min_steps=1500).epochs_for(300)
+            300
+        """
+        steps_per_epoch = max(1, math.ceil(n_train / self.batch_size))
+        return max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
+
+
+def run_epochs(
+    step: Callable,
+    images,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+    first_epoch: int = 1,
+    callbacks: Sequence[Callback] = (),
+    name: str = "training",
+    progress: bool = True,
+) -> None:
+    """Run ``step`` on seeded shuffles of ``images`` for epochs ``first_epoch`` to ``epochs``.
+
+    Args:
+        step: one optimisation step, ``step(batch) -> {loss name: scalar}``.
+        images: the training images, a tensor in model range.
+        batch_size, seed: the epoch's order is ``default_rng([seed, epoch])``.
+        callbacks: called with each epoch's row: its number, the mean of each
+            loss over the epoch's images, seconds and images per second.
+
+    Raises:
+        AnoganError: when a loss becomes NaN or infinite.
+    """
+    import tensorflow as tf
+    from tqdm.auto import tqdm
+
+    n_images = int(images.shape[0])
+    for epoch in range(first_epoch, epochs + 1):
+        order = np.random.default_rng([seed, epoch]).permutation(n_images)
+        batches = [order[i : i + batch_size] for i in range(0, n_images, batch_size)]
+        started = time.perf_counter()
+        totals: dict[str, float] = {}
+        bar = tqdm(batches, desc=f"{name} epoch {epoch}/{epochs}", unit="batch",
+                   disable=None if progress else True, leave=False)
+        for batch in bar:
+            losses = {key: float(value) for key, value in step(tf.gather(images, batch)).items()}
+            for key, value in losses.items():
+                totals[key] = totals.get(key, 0.0) + value * len(batch)
+            bar.set_postfix({key: f"{value:.3f}" for key, value in losses.items()})
+        bar.close()
+        seconds = time.perf_counter() - started
+        row = {"epoch": epoch, **{key: total / n_images for key, total in totals.items()},
+               "seconds": round(seconds, 3), "images_per_second": round(n_images / seconds, 2)}
+        if not all(np.isfinite(totals[key]) for key in totals):
+            raise AnoganError(f"{name} diverged at epoch {epoch} (loss is NaN or infinite)")
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, row)
+
+
+def _check_resume(run: RunDirectory, config: TrainConfig, resume: bool) -> int:
+    """Return the epoch to start after; refuse to mix up runs."""
+    if not run.has_run():
+        return 0
+    if not resume:
+        raise AnoganError(
+            f"{run.path} already holds a training run; pass --resume to continue it or choose another --out"
+        )
+    if run.config.is_file():
+        # A setting added after the run was written is read as its default.
+        defaults = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
+        wanted = config.resume_key()
+        stored = {**{k: v for k, v in defaults.items() if k in wanted}, **json.loads(run.config.read_text())}
+        if stored != wanted:
+            changed = sorted(k for k in stored.keys() | wanted.keys() if stored.get(k) != wanted.get(k))
+            raise AnoganError(
+                f"{run.path} was trained with different settings ({', '.join(changed)}); "
+                "resume with the original ones"
+            )
+    return run.latest_epoch()
+
+
+def train(config: TrainConfig, out, resume: bool = False, progress: bool = True,
+          checkpoint_seconds: float = CHECKPOINT_SECONDS) -> Bundle:
+    """Train the DCGAN on the normal training images of ``config`` and write a model bundle to ``out``.
+
+    Args:
+        config: dataset, normal classes, epochs and the other settings (see the CLI).
+        out: the run directory.
+        resume: continue a run in ``out`` from its last complete epoch.
+        progress: show progress bars and log one line per epoch.
+        checkpoint_seconds: write a checkpoint at most this often (and after
+            the first and the last epoch); 0 writes one every epoch.
+
+    Returns:
+        The trained :class:`~anogan.gan.bundle.Bundle`.
+
+    Example:
+        >>> bundle = train(TrainConfig("mnist-5k", normal=[0], epochs=1), out="runs/demo")  # doctest: +SKIP
+    """
+    split = one_class_split(load_dataset(config.dataset, config.data), config.normal, config.val_fraction,
+                            config.seed)
+    return train_on_split(split, config, Path(out), resume=resume, progress=progress,
+                          checkpoint_seconds=checkpoint_seconds)
+
+
+def train_on_split(
+    split: OneClassSplit, config: TrainConfig, out: Path, resume: bool = False, progress: bool = True,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+) -> Bundle:
+    """Train on an already loaded one-class split (see :func:`train`)."""
+    import keras
+    import tensorflow as tf
+
+    config = replace(config, epochs=config.epochs_for(len(split.x_train)))
+    if progress:
+        recipe = f", recipe {config.recipe['name']}" if config.recipe else ""
+        progress_log.info("== GAN: %d epochs (batch %d%s) on %d normal training images of %s, into %s",
+                          config.epochs, config.batch_size, recipe, len(split.x_train), config.dataset, out)
+    run = RunDirectory(out)
+    start_epoch = _check_resume(run, config, resume)
+    if start_epoch > config.epochs:
+        raise AnoganError(f"{run.path} holds a run trained for {start_epoch} epochs, more than the {config.epochs} "
+                          "asked for; choose another --out")
+    if start_epoch == config.epochs and run.bundle_file.is_file():
+        return load_bundle(run.path)
+    run.path.mkdir(parents=True, exist_ok=True)
+    run.write_config(config.resume_key())
+
+    keras.utils.set_random_seed(config.seed)
+    trainer = _trainer(run, config, start_epoch)
+    fixed_noise = np.random.default_rng(config.seed).standard_normal(
+        (SAMPLE_GRID * SAMPLE_GRID, config.latent_dim)
+    ).astype(np.float32)
+
+    def step(batch):
+        gen_loss, disc_loss = trainer.train_step(batch)
+        return {"gen_loss": gen_loss, "disc_loss": disc_loss}
+
+    callbacks = [WriteSampleGrid(run.samples, trainer.generator, fixed_noise),
+                 WriteHistory(run.history, HISTORY_COLUMNS, run.read_history(run.history, start_epoch)),
+                 SaveCheckpoint(run, trainer, config.epochs, checkpoint_seconds)]
+    if progress:
+        callbacks.append(LogProgress("GAN", config.epochs))
+    run_epochs(step, tf.constant(to_model_range(split.x_train)), config.batch_size, config.seed, config.epochs,
+               first_epoch=start_epoch + 1, callbacks=callbacks, name="GAN training", progress=progress)
+    trainer.use_weight_averages()  # the checkpoints keep the trained weights, so a longer run can resume
+
+    return _save_bundle(run, config, split, trainer)
+
+
+def _trainer(run: RunDirectory, config: TrainConfig, start_epoch: int) -> GANTrainer:
+    """The document's GAN with its optimisers: fresh, or as the checkpoint of ``start_epoch`` left it."""
+    from anogan.gan.networks import make_discriminator, make_generator
+
+    options = (config.seed, config.jit_compile, config.generator_ema, config.discriminator_ema,
+               config.learning_rate, config.beta_1)
+    if start_epoch == 0:
+        return GANTrainer(make_generator(config.latent_dim, config.precision), make_discriminator(config.precision),
+                          *options)
+    models, state = run.load_checkpoint(start_epoch)
+    trainer = GANTrainer(models["generator"], models["discriminator"], *options)
+    trainer.restore_optimizer_state(state)
+    return trainer
+
+
+def _save_bundle(run: RunDirectory, config: TrainConfig, split: OneClassSplit, trainer: GANTrainer) -> Bundle:
+    """Write the trained GAN (in float32) as the run's bundle, with its normal validation and training images."""
+    from anogan.gan.networks import as_float32, make_discriminator, make_generator
+
+    training = asdict(config)
+    recipe = training.pop("recipe")
+    metadata = bundle_metadata(training, split.normal_classes, split.class_names, [IMAGE_SIZE, IMAGE_SIZE, 1],
+                               len(split.x_train), len(split.x_val))
+    if recipe:
+        metadata["recipe"] = recipe
+    bundle = Bundle(
+        path=run.path,
+        metadata=metadata,
+        generator=as_float32(trainer.generator, make_generator, config.latent_dim),
+        discriminator=as_float32(trainer.discriminator, make_discriminator),
+    )
+    bundle.save(split.x_val, split.x_train)
+    return bundle

@@ -1,0 +1,210 @@
+"""The search half of latent inversion: how z is found for each image.
+
+:class:`LatentInverter` is AnoGAN's search: Adam on z only, minimising
+(1 - λ)·Σ|x - G(z)| + λ·Σ|f(x) - f(G(z))| for Γ steps from a starting z, with
+one compiled function reused for every batch and z and the optimiser state
+reset per batch. Where the search starts is the strategy:
+
+* :class:`RestartSearch`: ``restarts`` seeded random draws, each stepped,
+  the end point with the lowest loss kept (AnoGAN);
+* :class:`BankSearch`: the nearest of a seeded bank of samples z ~ N(0, 1)
+  in D's feature space (optionally pruned to the samples some normal
+  training image is nearest to), then the steps (0 steps: a pure search);
+* :class:`EncoderSearch`: z = E(x), then the steps (``hybrid``).
+
+Every search returns :class:`~anogan.scoring.terms.InversionTerms`; how they
+become a score is :mod:`anogan.scoring.terms`. Each image's random start is
+drawn from a seed derived from its own pixels, so a score never depends on
+the image's batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Optional
+
+import numpy as np
+
+from anogan.scoring.neighbours import NearestFeatures
+from anogan.scoring.terms import InversionTerms
+
+# The latent bank's samples are a function of the settings alone, so a score stays a pure function of
+# (bundle, image, settings).
+LATENT_BANK_SEED = 0
+
+
+def image_seed(image: np.ndarray) -> int:
+    """A seed derived from an image's pixels, so its initial z never depends on its batch."""
+    digest = hashlib.blake2b(np.ascontiguousarray(image, dtype=np.uint8).tobytes(), digest_size=8)
+    return int.from_bytes(digest.digest(), "little")
+
+
+def initial_latents(images: np.ndarray, latent_dim: int, restart: int = 0) -> np.ndarray:
+    return np.stack([
+        np.random.default_rng([image_seed(image), restart]).standard_normal(latent_dim)
+        for image in images
+    ]).astype(np.float32)
+
+
+class LatentInverter:
+    """Batched AnoGAN inversion with one compiled function reused for every batch.
+
+    Args:
+        generator, feature_extractor: G and f, always called with ``training=False``.
+        critic_head: D's logit layer (f(x) -> logit), for the ``critic`` term.
+        lam: λ of the loss.
+        learning_rate: Adam learning rate on z.
+        batch_size: the fixed batch the function is compiled for; shorter
+            batches are padded, so it is traced once.
+        jit_compile: compile with XLA.
+    """
+
+    def __init__(self, generator, feature_extractor, critic_head, lam, learning_rate, batch_size,
+                 jit_compile=False):
+        import keras
+        import tensorflow as tf
+
+        self.generator = generator
+        self.feature_extractor = feature_extractor
+        self.critic_head = critic_head
+        self.lam = float(lam)
+        self.batch_size = int(batch_size)
+        latent_dim = int(generator.input_shape[-1])
+        self.z = tf.Variable(tf.zeros([self.batch_size, latent_dim]), name="latent_code")
+        self.optimizer = keras.optimizers.Adam(learning_rate)
+        self.optimizer.build([self.z])
+        self._optimizer_state = [v for v in self.optimizer.variables if "learning_rate" not in v.path]
+        self.compiled_inversion = tf.function(self._invert_batch, jit_compile=jit_compile)
+
+    def _terms(self, x, x_features):
+        import tensorflow as tf
+
+        generated = self.generator(self.z, training=False)
+        generated_features = self.feature_extractor(generated, training=False)
+        residual = tf.reduce_sum(tf.abs(x - generated), axis=[1, 2, 3])
+        discrimination = tf.reduce_sum(tf.abs(x_features - generated_features), axis=1)
+        return residual, discrimination, generated, generated_features
+
+    def _invert_batch(self, x, z0, steps):
+        import tensorflow as tf
+
+        self.z.assign(z0)
+        for variable in self._optimizer_state:
+            variable.assign(tf.zeros_like(variable))
+        x_features = self.feature_extractor(x, training=False)
+        for _ in tf.range(steps):
+            with tf.GradientTape() as tape:
+                residual, discrimination, _, _ = self._terms(x, x_features)
+                loss = tf.reduce_sum((1.0 - self.lam) * residual + self.lam * discrimination)
+            self.optimizer.apply_gradients([(tape.gradient(loss, self.z), self.z)])
+        residual, discrimination, generated, generated_features = self._terms(x, x_features)
+        ink = tf.reduce_sum((x + 1.0) / 2.0, axis=[1, 2, 3]) + tf.reduce_sum((generated + 1.0) / 2.0, axis=[1, 2, 3])
+        residual_ink = (residual / 2.0) / tf.maximum(ink, 1e-6)
+        cosine = tf.reduce_sum(
+            tf.math.l2_normalize(x_features, axis=1) * tf.math.l2_normalize(generated_features, axis=1), axis=1
+        )
+        critic = -tf.reshape(self.critic_head(x_features), [-1])
+        return residual, residual_ink, discrimination, 1.0 - cosine, critic, generated, tf.identity(self.z)
+
+    def invert(self, x: np.ndarray, z0: np.ndarray, steps: int) -> InversionTerms:
+        """Invert images ``x`` (model range, ``(N, 28, 28, 1)``) from latents ``z0``."""
+        import tensorflow as tf
+
+        parts = []
+        for start in range(0, len(x), self.batch_size):
+            chunk, chunk_z = x[start : start + self.batch_size], z0[start : start + self.batch_size]
+            n = len(chunk)
+            pad = self.batch_size - n
+            if pad:
+                chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)])
+                chunk_z = np.concatenate([chunk_z, np.zeros((pad, chunk_z.shape[1]), np.float32)])
+            residual, residual_ink, discrimination, cosine, critic, generated, z = (
+                t.numpy()[:n] for t in self.compiled_inversion(chunk, chunk_z, tf.constant(steps, tf.int32))
+            )
+            parts.append(InversionTerms(
+                residual_l1=residual,
+                residual_ink=residual_ink,
+                feature_l1=discrimination,
+                feature_cosine=cosine,
+                critic=critic,
+                loss=(1.0 - self.lam) * residual + self.lam * discrimination,
+                reconstruction=generated[..., 0],
+                anomaly_map=np.abs(chunk[:n, ..., 0] - generated[..., 0]),
+                z=z,
+            ))
+        return InversionTerms.concatenate(parts)
+
+
+class RestartSearch:
+    """AnoGAN's search: ``restarts`` seeded random starts per image, each stepped; the lowest loss wins."""
+
+    def __init__(self, inverter: LatentInverter, latent_dim: int, steps: int, restarts: int):
+        self.inverter, self.latent_dim, self.steps, self.restarts = inverter, latent_dim, steps, restarts
+
+    def invert(self, images: np.ndarray, x: np.ndarray) -> InversionTerms:
+        best = None
+        for restart in range(self.restarts):
+            found = self.inverter.invert(x, initial_latents(images, self.latent_dim, restart), self.steps)
+            if best is None:
+                best = found
+            else:
+                best.take(found.loss < best.loss, found)
+        return best
+
+    def state(self) -> dict:
+        return {}
+
+
+class BankSearch:
+    """Start each z at the nearest of a seeded latent bank in D's feature space, then step.
+
+    Args:
+        size: samples z ~ N(0, 1) drawn with :data:`LATENT_BANK_SEED`.
+        prune_with: normal training images (model range); when given, only
+            the samples that are some image's nearest are kept: the latents G
+            uses for normal data, so an anomaly cannot be matched by a sample
+            that resembles no normal image.
+        latents: the bank's latents as another search found them (see
+            :meth:`state`), instead of drawing and pruning them again.
+    """
+
+    def __init__(self, inverter: LatentInverter, generator, features, steps: int, size: int,
+                 prune_with: Optional[np.ndarray] = None, latents: Optional[np.ndarray] = None):
+        self.inverter, self.steps = inverter, steps
+        drawn = latents is None
+        if drawn:
+            latent_dim = int(generator.input_shape[-1])
+            latents = np.random.default_rng(LATENT_BANK_SEED).standard_normal((size, latent_dim)).astype(np.float32)
+        self.bank = NearestFeatures(features, _generate(generator, latents), 1)
+        if drawn and prune_with is not None:
+            used = np.unique(self._nearest(prune_with))
+            latents, self.bank = latents[used], self.bank.subset(used)
+        self.latents = latents
+
+    def _nearest(self, x: np.ndarray) -> np.ndarray:
+        return np.concatenate([self.bank.query(x[i : i + 256])[1] for i in range(0, len(x), 256)])
+
+    def invert(self, images: np.ndarray, x: np.ndarray) -> InversionTerms:
+        return self.inverter.invert(x, self.latents[self._nearest(x)], self.steps)
+
+    def state(self) -> dict:
+        return {"bank_latents": self.latents}
+
+
+class EncoderSearch:
+    """f-AnoGAN's guess z = E(x), then a few AnoGAN steps (``hybrid``; 0 keeps E(x))."""
+
+    def __init__(self, inverter: LatentInverter, encoder, steps: int):
+        self.inverter, self.encoder, self.steps = inverter, encoder, steps
+
+    def invert(self, images: np.ndarray, x: np.ndarray) -> InversionTerms:
+        z0 = np.concatenate([self.encoder(x[i : i + 256], training=False).numpy() for i in range(0, len(x), 256)])
+        return self.inverter.invert(x, z0, self.steps)
+
+    def state(self) -> dict:
+        return {}
+
+
+def _generate(generator, latents: np.ndarray) -> np.ndarray:
+    return np.concatenate([generator(latents[i : i + 512], training=False).numpy()
+                           for i in range(0, len(latents), 512)])
