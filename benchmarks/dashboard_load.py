@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from anogan.dashboard.browser_check import CHROMIUM, CHROMIUM_ARGS, serve_dashboard
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "dashboard"))
-from browser_check import CHROMIUM, CHROMIUM_ARGS, serve_dashboard  # noqa: E402
 
 SAMPLES = sorted((ROOT / "data" / "samples").glob("*/*.png"))[:5]
 FINISHED = "[data-testid='stApp'][data-test-script-state='notRunning'] h1"

@@ -140,6 +140,7 @@ def run_job(
                                  **training_overrides)
     bundle = ensure_bundle(config, out, methods, encoder_epochs, progress=progress)
     job = JobResult(bundle_path=out, recipe=chosen.name)
+    test_split = open_input(f"{dataset}:test", data, limit=limit, sample_seed=seed)  # loaded once for every method
     for method in methods:
         if progress:
             progress_log.info("== %s: calibrating on the normal validation images, then scoring %s:test", method,
@@ -147,8 +148,8 @@ def run_job(
         settings = replace(chosen.settings_for(method), **(scoring_overrides or {}))
         scorer, calibration = prepare_scorer(bundle, method, settings, progress)
         results = out / f"results_{method}.csv"
-        score_split(f"{dataset}:test", data, scorer, calibration, results, limit=limit, sample_seed=seed,
-                    maps_dir=out / f"maps_{method}", progress=progress)
+        score_to_file(test_split, scorer, calibration, results, maps_dir=out / f"maps_{method}", resume=True,
+                      progress=progress)
         job.results[method] = results
         job.metrics[method] = evaluate(results, out / f"evaluation_{method}")
     return job

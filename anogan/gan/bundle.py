@@ -108,10 +108,13 @@ class Bundle:
         return self._reference is not None or REFERENCE_FILE in self.metadata.get("files", {})
 
     def reference_images(self) -> np.ndarray:
-        """The normal training images (at most :data:`MAX_REFERENCE_IMAGES`) stored with the bundle."""
-        if self._reference is not None:
-            return self._reference
-        return self._read_images(REFERENCE_FILE)
+        """The normal training images (at most :data:`MAX_REFERENCE_IMAGES`) stored with the bundle.
+
+        Read and checked once, then kept: the input check, the latent bank and ``feature-knn`` all use them.
+        """
+        if self._reference is None:
+            self._reference = self._read_images(REFERENCE_FILE)
+        return self._reference
 
     def set_reference(self, images: np.ndarray) -> None:
         """Store the normal training images in a bundle saved without them (bundles from before ``reference.npz``).
