@@ -23,6 +23,7 @@ def test_parse_classes():
         parse_classes("a-b")
 
 
+@pytest.mark.slow
 def test_benchmark_writes_one_file_per_result_and_resumes(tmp_path, shapes_npz, monkeypatch):
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY)
     out = tmp_path / "results"
@@ -61,6 +62,7 @@ def test_the_mean_row_averages_whole_seeds_only(tmp_path):
     assert "| 0 | 70.0 ± 28.3 (n=2) |" in text
 
 
+@pytest.mark.slow
 def test_only_a_stepping_anogan_search_scores_the_test_subset(tmp_path, shapes_npz):
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY, anogan_limit=10)
     candidates = [Candidate("anogan-steps", "anogan", ScoringSettings(steps=2)),
@@ -71,6 +73,7 @@ def test_only_a_stepping_anogan_search_scores_the_test_subset(tmp_path, shapes_n
     assert "--latent-bank 64" in records["anogan0-bank"]["command"]
 
 
+@pytest.mark.slow
 def test_the_training_settings_are_used_recorded_and_replayed_by_the_command(tmp_path, shapes_npz):
     import shlex
 
@@ -91,6 +94,7 @@ def test_the_training_settings_are_used_recorded_and_replayed_by_the_command(tmp
     assert (replayed.train_learning_rate, replayed.train_beta_1) == (2e-4, 0.5)
 
 
+@pytest.mark.slow
 def test_results_are_named_by_recipe_and_carry_the_operating_point(tmp_path, shapes_npz):
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz)
     assert [c.name for c in candidates_for(config, ["anogan", "feature-knn"])] == ["recommended",

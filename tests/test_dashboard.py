@@ -41,6 +41,7 @@ def test_score_page_scores_a_good_upload_and_reports_a_bad_one(app, shapes_datas
     assert any(m.label == "normalized score" and 0 <= float(m.value) <= 1 for m in app.metric)
 
 
+@pytest.mark.slow
 def test_score_page_scores_with_the_settings_the_bundle_was_calibrated_with(runs_dir, shapes_dataset, tmp_path,
                                                                             monkeypatch):
     import shutil

@@ -111,7 +111,8 @@ def test_pruning_the_bank_needs_a_bank_and_the_normal_training_images(trained_ru
     metadata = {**trained_run.metadata, "files": {k: v for k, v in trained_run.metadata["files"].items()
                                                   if k != "reference.npz"}}
     with pytest.raises(AnoganError, match="anogan method with these settings needs the normal training images"):
-        Scorer(replace(trained_run, metadata=metadata), "anogan", ScoringSettings(latent_bank=16, prune_bank=True))
+        Scorer(replace(trained_run, metadata=metadata, _reference=None), "anogan",
+               ScoringSettings(latent_bank=16, prune_bank=True))
 
 
 def test_hybrid_starts_from_the_encoder(scoring_bundle, shapes_dataset):
@@ -175,7 +176,7 @@ def test_feature_knn_needs_the_reference_images_and_enough_of_them(trained_run):
     metadata = {**trained_run.metadata, "files": {k: v for k, v in trained_run.metadata["files"].items()
                                                   if k != "reference.npz"}}
     with pytest.raises(AnoganError, match="normal training images"):
-        Scorer(replace(trained_run, metadata=metadata), "feature-knn")
+        Scorer(replace(trained_run, metadata=metadata, _reference=None), "feature-knn")
     with pytest.raises(AnoganError, match="at least 100 reference images"):
         Scorer(trained_run, "feature-knn", ScoringSettings(neighbours=100))
     with pytest.raises(AnoganError, match="neighbours"):

@@ -65,6 +65,7 @@ def test_same_seed_and_data_give_the_same_weights(tmp_path, shapes_npz):
         assert np.array_equal(left, right)
 
 
+@pytest.mark.slow
 def test_resume_after_an_interrupted_epoch_continues_where_it_stopped(tmp_path, shapes_npz, monkeypatch):
     run_dir = tmp_path / "run"
     options = dict(normal=[0], out=run_dir, data=shapes_npz, batch_size=32, seed=0,
