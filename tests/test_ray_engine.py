@@ -135,8 +135,11 @@ def test_benchmark_grid_on_ray_gives_the_local_result_files(local_ray, tmp_path,
     # TensorFlow's CPU results depend on its thread count: two threads per task, as the local run has here
     run_benchmark(config, [0, 1], [0], candidates, tmp_path / "ray", progress=False,
                   engine=RayEngine(worker_cpus=2, progress=False))
-    local_files = sorted(p.name for p in (tmp_path / "local").glob("*.json"))
-    assert local_files == sorted(p.name for p in (tmp_path / "ray").glob("*.json")) and len(local_files) == 4
+    def result_files(out):
+        return sorted(str(p.relative_to(out)) for p in out.glob("*/class*_seed*.json"))
+
+    local_files = result_files(tmp_path / "local")
+    assert local_files == result_files(tmp_path / "ray") and len(local_files) == 4
     for name in local_files:
         local = json.loads((tmp_path / "local" / name).read_text())
         on_ray = json.loads((tmp_path / "ray" / name).read_text())
