@@ -280,7 +280,7 @@ def _score_test(config: BenchmarkConfig, bundle, run_dir: Path, candidate: Candi
     from anogan.results.files import read_results
 
     # only a stepping search is slow enough to need the subset; a latent-bank search with 0 steps scores all
-    limit = config.anogan_limit if candidate.method == "anogan" and candidate.settings.steps else None
+    limit = config.anogan_limit if get_method(candidate.method).is_slow(candidate.settings) else None
     scorer, calibration = prepare_scorer(bundle, candidate.method, candidate.settings, progress)
     results_csv = run_dir / f"results_{candidate.name}.csv"
     started = time.perf_counter()

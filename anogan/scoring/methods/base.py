@@ -51,6 +51,11 @@ class ScoringMethod:
         return False
 
     @classmethod
+    def is_slow(cls, settings) -> bool:
+        """Whether scoring with ``settings`` takes seconds per image (the benchmark then scores a fixed subset)."""
+        return False
+
+    @classmethod
     def chunk_size(cls, settings) -> int:
         """Images per call in a batch job (speed only)."""
         return settings.batch_size

@@ -82,6 +82,10 @@ class AnoganMethod(InversionMethod):
         return settings is not None and settings.prune_bank
 
     @classmethod
+    def is_slow(cls, settings) -> bool:
+        return settings.steps > 0
+
+    @classmethod
     def search_key(cls, settings) -> tuple:
         # λ weighs the loss that steps descend and that picks the best restart; a pure bank search ignores it
         uses_loss = settings.steps > 0 or settings.restarts > 1
