@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from anogan.cli.options import is_loopback
 from anogan.data.images import MAX_FILE_BYTES
 from anogan.errors import AnoganError
 
@@ -38,17 +39,6 @@ def dashboard_app_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise AnoganError("the dashboard is not installed with this anogan (reinstall it: pip install anogan)")
     return Path(list(spec.submodule_search_locations)[0]) / "app.py"
-
-
-def is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def dashboard_command(args: argparse.Namespace) -> int:

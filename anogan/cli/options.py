@@ -140,3 +140,15 @@ def scoring_choice_of(args: argparse.Namespace, bundle):
 def method_list(text: Optional[str]) -> Optional[list[str]]:
     """A comma-separated ``--methods`` value as a list (``None``: not given)."""
     return [m.strip() for m in text.split(",") if m.strip()] if text else None
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (the default of everything that listens)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

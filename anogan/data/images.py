@@ -156,6 +156,13 @@ def save_image(array: np.ndarray, path: Union[str, os.PathLike]) -> None:
     Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
 
 
+def png_bytes(array: np.ndarray) -> bytes:
+    """A 2-D (grayscale) or 3-D (RGB) ``uint8`` array as PNG file contents."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(array, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def heatmap_rgb(anomaly_map: np.ndarray, vmax: float = 2.0) -> np.ndarray:
     """Colour a residual map |x - G(z)| (model units, 0..2) as an RGB ``uint8`` heat map.
 

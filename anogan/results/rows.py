@@ -45,6 +45,12 @@ def _score_chunk(scorer, calibration, items: Sequence[InputItem]):
     """Rows keyed by input index, the scores of the readable items, and those items."""
     good = [item for item in items if item.error == "" and item.image is not None]
     result = scorer.score(np.stack([item.image for item in good])) if good else None
+    return rows_for(scorer, calibration, items, good, result), result, good
+
+
+def rows_for(scorer, calibration, items: Sequence[InputItem], good: Sequence[InputItem], result) -> dict[int, dict]:
+    """The result rows of ``items``, keyed by input index, given the scores ``result`` of the readable ones
+    (``good``, in order); the others get their error."""
     normalized = calibration.normalize(result.score) if good else []
     verdicts = calibration.verdict(result) if good else []
     rows_by_index = {}
@@ -63,7 +69,7 @@ def _score_chunk(scorer, calibration, items: Sequence[InputItem]):
     for item in items:
         if item.index not in rows_by_index:
             rows_by_index[item.index] = {**_base_row(item, scorer), "error": item.error or "no image"}
-    return rows_by_index, result, good
+    return rows_by_index
 
 
 def score_items(scorer, calibration, items: Sequence[InputItem], maps_dir: Optional[Path] = None) -> list[dict]:

@@ -27,6 +27,11 @@ class ScoreBatch:
     def __len__(self) -> int:
         return len(self.score)
 
+    def part(self, start: int, stop: int) -> "ScoreBatch":
+        """The images ``start`` to ``stop`` of this batch (a micro-batch's answer to one request)."""
+        return ScoreBatch(**{f.name: None if getattr(self, f.name) is None else getattr(self, f.name)[start:stop]
+                             for f in fields(ScoreBatch)})
+
     @staticmethod
     def concatenate(parts: list["ScoreBatch"]) -> "ScoreBatch":
         return ScoreBatch(**{
