@@ -71,3 +71,24 @@ def test_a_later_scorer_takes_the_settings_of_the_stored_calibration(scoring_bun
     monkeypatch.setattr(anogan.experiments.pipeline, "calibrate", no_calibration)
     scorer, again = prepare_scorer(scoring_bundle_copy, "anogan", settings, progress=False)
     assert again.threshold == calibration.threshold and scorer.settings == chosen
+
+
+def test_a_scorers_heavy_state_is_stored_with_the_bundle_and_taken_by_the_next_process(scoring_bundle_copy,
+                                                                                        shapes_dataset):
+    from anogan.gan.bundle import load_bundle
+    from anogan.scoring.state_store import state_key
+
+    settings = ScoringSettings(steps=0, latent_bank=256, prune_bank=True, residual="ink", feature_distance="cosine",
+                               standardize=True, critic_weight=0.5)
+    built, _ = prepare_scorer(scoring_bundle_copy, "anogan", settings, progress=False)
+    again = load_bundle(scoring_bundle_copy.path)  # as a new process finds it
+    key = state_key(again, "anogan", settings)
+    assert again.scorer_state(key) is not None
+    taken, _ = prepare_scorer(again, "anogan", settings, progress=False)
+    assert np.array_equal(taken.state()["bank_latents"], built.state()["bank_latents"])
+    assert taken.term_stats == built.term_stats
+    images = shapes_dataset.x_test
+    np.testing.assert_array_equal(taken.score(images).score, built.score(images).score)
+    # another generator is another key: a state never outlives the models it was built from
+    again.metadata["files"]["generator.keras"] = "0" * 64
+    assert state_key(again, "anogan", settings) != key

@@ -30,6 +30,7 @@ from anogan.scoring.methods import check_methods, get_method
 from anogan.scoring.recipes import DEFAULT_RECIPE, MAIN_JOB_MIN_STEPS, get_recipe
 from anogan.scoring.scorer import Scorer
 from anogan.scoring.settings import ScoringSettings
+from anogan.scoring.state_store import store_state, stored_state
 
 progress_log = logging.getLogger("anogan.progress")
 
@@ -62,9 +63,16 @@ def ensure_bundle(
 
 def prepare_scorer(bundle: Bundle, method: str, settings: Optional[ScoringSettings] = None, progress: bool = True,
                    save: bool = True) -> tuple[Scorer, Calibration]:
-    """A scorer and its calibration: the stored one if its settings match, else a new one (saved if ``save``)."""
+    """A scorer and its calibration: the stored one if its settings match, else a new one (saved if ``save``).
+
+    The scorer's heavy state (e.g. its pruned latent bank) is taken from the bundle when stored there, and
+    stored there when built (if ``save``), so the next process starts warm.
+    """
     settings = settings or ScoringSettings()
-    scorer = Scorer(bundle, method, settings)
+    state = stored_state(bundle, method, settings)
+    scorer = Scorer(bundle, method, settings, state=state)
+    if state is None and save and any(value is not None for value in scorer.state().values()):
+        store_state(bundle, method, settings, scorer.state())
     calibration = stored_calibration(bundle, method, settings)
     if calibration is None:
         calibration = calibrate(scorer, save=save)

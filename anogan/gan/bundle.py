@@ -37,6 +37,7 @@ MODEL_FILES = {"generator": "generator.keras", "discriminator": "discriminator.k
 REQUIRED_MODELS = ("generator", "discriminator")
 VALIDATION_FILE = "validation.npz"
 REFERENCE_FILE = "reference.npz"
+SCORER_STATE_PREFIX = "scorer_state_"
 MAX_REFERENCE_IMAGES = 10_000
 HISTORY_COLUMNS = ("epoch", "gen_loss", "disc_loss", "seconds", "images_per_second")
 ENCODER_HISTORY_COLUMNS = ("epoch", "loss", "residual", "feature", "seconds", "images_per_second")
@@ -129,12 +130,18 @@ class Bundle:
             logging.getLogger(__name__).warning("could not store the reference images in %s: %s", self.path, exc)
 
     def _write_images(self, filename: str, images: np.ndarray) -> str:
-        with atomic_path(self.path / filename) as temp:
-            with open(temp, "wb") as handle:
-                np.savez_compressed(handle, x=np.asarray(images, dtype=np.uint8))
-        return sha256_file(self.path / filename)
+        return self._write_arrays(filename, {"x": np.asarray(images, dtype=np.uint8)})
 
     def _read_images(self, filename: str) -> np.ndarray:
+        return self._read_arrays(filename)["x"]
+
+    def _write_arrays(self, filename: str, arrays: dict[str, np.ndarray]) -> str:
+        with atomic_path(self.path / filename) as temp:
+            with open(temp, "wb") as handle:
+                np.savez_compressed(handle, **arrays)
+        return sha256_file(self.path / filename)
+
+    def _read_arrays(self, filename: str) -> dict[str, np.ndarray]:
         path = self.path / filename
         expected = self.metadata["files"].get(filename)
         if expected is None or not path.is_file():
@@ -142,7 +149,23 @@ class Bundle:
         if sha256_file(path) != expected:
             raise AnoganError(f"{path}: contents do not match the hash in {METADATA_FILE} (modified or damaged)")
         with np.load(path, allow_pickle=False) as archive:
-            return archive["x"]
+            return {key: archive[key] for key in archive.files}
+
+    def scorer_state(self, key: str) -> Optional[dict[str, np.ndarray]]:
+        """The arrays a scorer stored under ``key`` (see :meth:`set_scorer_state`), or ``None``."""
+        filename = f"{SCORER_STATE_PREFIX}{key}.npz"
+        return self._read_arrays(filename) if filename in self.metadata.get("files", {}) else None
+
+    def set_scorer_state(self, key: str, arrays: dict[str, np.ndarray]) -> None:
+        """Store a scorer's heavy state (e.g. its pruned latent bank) with the bundle, checked by hash like every
+        file, so the next process takes it instead of rebuilding it. A bundle that cannot be written goes on
+        without it."""
+        filename = f"{SCORER_STATE_PREFIX}{key}.npz"
+        try:
+            self.metadata.setdefault("files", {})[filename] = self._write_arrays(filename, arrays)
+            self.save_metadata()
+        except OSError as exc:
+            logging.getLogger(__name__).warning("could not store the scorer's state in %s: %s", self.path, exc)
 
     def save_metadata(self) -> None:
         self.metadata.setdefault("schema_version", SCHEMA_VERSION)

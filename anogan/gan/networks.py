@@ -7,6 +7,11 @@ The discriminator's flattened convolutional output (the layer named
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: Keras loads inside the builders
+    import keras
+
 # Keras is imported inside the builders, so that importing this module (for its constants) stays instant.
 
 LATENT_DIM = 100
