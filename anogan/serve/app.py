@@ -80,14 +80,17 @@ def create_app(service: ScoringService, token: Optional[str] = None, limits: Ser
     async def score(request: Request, maps: bool = False):
         if not service.ready:
             return JSONResponse({"detail": "the scorer is warming up"}, status_code=503)
-        try:
-            files = await asyncio.wait_for(_read_files(request, limits), limits.request_timeout)
-            if isinstance(files, JSONResponse):
-                return files
-            results = await asyncio.wait_for(service.score_files(files, maps), limits.request_timeout)
+        try:  # one deadline for reading the body and scoring it
+            return await asyncio.wait_for(_answer(request, maps), limits.request_timeout)
         except asyncio.TimeoutError:
             return JSONResponse({"detail": f"the request took longer than {limits.request_timeout:g} s"},
                                 status_code=408)
+
+    async def _answer(request: Request, maps: bool):
+        files = await _read_files(request, limits)
+        if isinstance(files, JSONResponse):
+            return files
+        results = await service.score_files(files, maps)
         status = 422 if results and all(r["error"] for r in results) else 200
         return JSONResponse({"model": service.info["name"], "results": results}, status_code=status)
 

@@ -22,7 +22,7 @@ ANSWER_FIELDS = ("score", "residual_score", "discrimination_score", "normalized_
 
 @dataclass
 class ScoringService:
-    """One bundle scored with one method: the scorer and calibration (built once, on the scorer's thread),
+    """One bundle scored with one method: the scorer and calibration (built once, at start),
     the micro-batcher in front of them, and the model's description.
 
     Args:
@@ -48,11 +48,7 @@ class ScoringService:
 
     async def start(self) -> None:
         """Build the scorer and calibration and score one image, so the first request finds them warm."""
-        loader = MicroBatcher(lambda images: None, enabled=False)
-        try:
-            await loader.run(self._load)
-        finally:
-            await loader.stop()
+        await asyncio.to_thread(self._load)  # seconds of loading (and a first calibration) off the event loop
         self.batcher = MicroBatcher(self.scorer.score, self.max_batch or self.scorer.chunk_size, self.max_wait,
                                     self.batching)
         await self.batcher.start()
