@@ -12,3 +12,15 @@ class AnoganError(Exception):
 
 class ImageError(AnoganError):
     """An image file could not be decoded into a 28x28 grayscale array."""
+
+
+class TrainingStopped(AnoganError):
+    """Training stopped because it went unhealthy (a collapse under ``--stop-on-collapse``, or divergence)."""
+
+
+class TrainingDiverged(TrainingStopped):
+    """A loss became NaN or infinite; ``epoch`` is the epoch it happened in."""
+
+    def __init__(self, message: str, epoch: int):
+        super().__init__(message)
+        self.epoch = epoch

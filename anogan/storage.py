@@ -48,8 +48,8 @@ def write_text_atomic(target: os.PathLike | str, text: str) -> None:
 
 
 def write_csv_atomic(target: os.PathLike | str, columns: tuple[str, ...], rows: list[dict]) -> None:
-    """Write a small table (history files) in one atomic step."""
-    lines = [",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in rows]
+    """Write a small table (history files) in one atomic step; a column a row lacks stays empty."""
+    lines = [",".join(columns)] + [",".join(str(row.get(c, "")) for c in columns) for row in rows]
     write_text_atomic(target, "\n".join(lines) + "\n")
 
 

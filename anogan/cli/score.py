@@ -71,6 +71,7 @@ def score_command(args: argparse.Namespace) -> int:
     from anogan.engines.scoring_job import score_to_file
     from anogan.experiments.pipeline import prepare_scorer
     from anogan.gan.bundle import open_bundle
+    from anogan.gan.monitor import health_warning
 
     engine = engine_of(args)
     source = open_input(args.input, args.data, limit=args.limit, sample_seed=args.sample_seed)
@@ -79,11 +80,14 @@ def score_command(args: argparse.Namespace) -> int:
     scorer, calibration = prepare_scorer(bundle, choice.method, choice.settings)
     if calibration.note:
         print(f"note on the threshold: {calibration.note}")
+    warning = health_warning(bundle.metadata)
     summary = score_to_file(source, scorer, calibration, args.out, maps_dir=args.maps, resume=args.resume,
                             file_format=args.file_format, engine=engine)
     if engine is not None and engine.startup_seconds is not None:
         print(f"ray: connected in {engine.startup_seconds:.1f} s")
     _print_summary(summary)
+    if warning:
+        print(f"warning: training health: {warning}; scores that compare images with G(z) are unreliable")
     print(f"results: {args.out}")
     if not summary.anything_scored:
         print("anogan: error: no input could be scored", file=sys.stderr)

@@ -11,6 +11,7 @@ from anogan.cli.options import (
     add_recipe_options,
     training_overrides,
 )
+from anogan.gan.monitor import health_line
 from anogan.gan.training import CHECKPOINT_SECONDS
 
 
@@ -36,6 +37,13 @@ def add_parsers(commands) -> None:
     train.add_argument("--checkpoint-seconds", type=float, default=CHECKPOINT_SECONDS, metavar="SECONDS",
                        help="write a checkpoint at most this often, and after the first and the last epoch "
                        f"(default {CHECKPOINT_SECONDS:g}; 0: every epoch)")
+    train.add_argument("--health-every", type=int, default=1, metavar="N",
+                       help="measure the generator's Fréchet distance, KID, precision/recall and density/coverage "
+                       "on the normal validation images every N epochs (default 1; 0: never, losses are still "
+                       "watched)")
+    train.add_argument("--stop-on-collapse", action="store_true",
+                       help="stop when the generator collapses (measured every epoch), keeping the last healthy "
+                       "checkpoint")
     train.set_defaults(handler=train_command)
 
     encoder = commands.add_parser(
@@ -54,18 +62,20 @@ def add_parsers(commands) -> None:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from anogan.gan.training import train
+    from anogan.gan.training import HealthOptions, train
     from anogan.scoring.recipes import get_recipe
 
     config = get_recipe(args.recipe).train_config(args.dataset, args.normal, data=args.data, seed=args.seed,
                                                   jit_compile=args.jit_compile, precision=args.precision,
                                                   **training_overrides(args))
-    bundle = train(config, args.out, resume=args.resume, checkpoint_seconds=args.checkpoint_seconds)
+    bundle = train(config, args.out, resume=args.resume, checkpoint_seconds=args.checkpoint_seconds,
+                   health=HealthOptions(args.health_every, args.stop_on_collapse))
     run = bundle.run_directory()
     replaced = ", ".join(f"{key} {value}" for key, value in config.recipe["overrides"].items())
     print(f"model bundle: {bundle.path} (recipe {args.recipe}" + (f", replaced: {replaced})" if replaced else ")"))
     print(f"samples:      {run.samples}")
-    print(f"history:      {run.history}")
+    print(f"history:      {run.history} (TensorBoard: tensorboard --logdir {run.tensorboard})")
+    print(f"health:       {health_line(bundle.metadata)}")
     return 0
 
 

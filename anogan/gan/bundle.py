@@ -207,7 +207,9 @@ class RunDirectory:
     """The files of one run folder, named in one place.
 
     ``run.json`` (training settings), ``history.csv`` and
-    ``encoder_history.csv`` (one row per epoch), ``samples/epoch_NNNN.png``,
+    ``encoder_history.csv`` (one row per epoch), ``health.json`` (generation
+    metrics' floor and health events), ``tensorboard/`` (event files),
+    ``samples/epoch_NNNN.png``,
     ``checkpoints/`` (the last complete epoch) and the bundle files.
     """
 
@@ -216,6 +218,7 @@ class RunDirectory:
         self.checkpoints = self.path / "checkpoints"
         self.samples = self.path / "samples"
         self.history = self.path / "history.csv"
+        self.tensorboard = self.path / "tensorboard"
         self.encoder_history = self.path / "encoder_history.csv"
         self.config = self.path / "run.json"
         self.bundle_file = self.path / METADATA_FILE

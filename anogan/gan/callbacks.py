@@ -1,8 +1,10 @@
 """Training callbacks: what happens after each epoch, kept out of the loop.
 
 Each callback sees the epoch number and its row of losses: one writes the
-history file, one the sample grid, one the checkpoint (at most every
-``every_seconds``, and at the first and last epoch), one the progress line.
+history file, one the sample grid, one TensorBoard's event files, one the
+checkpoint (at most every ``every_seconds``, and at the first and last
+epoch), one the progress line. The health monitor
+(:mod:`anogan.gan.monitor`) runs first and adds its measurements to the row.
 """
 
 from __future__ import annotations
@@ -70,6 +72,39 @@ class WriteSampleGrid(Callback):
             save_image(sample_grid(self.generator, self.noise), temp)
 
 
+class WriteTensorBoard(Callback):
+    """Write the row's numbers and the sample grid as TensorBoard events (``tensorboard --logdir runs``).
+
+    Losses go under ``loss/``, generation metrics under ``health/`` with
+    their floor under ``floor/``, timings under ``time/``.
+    """
+
+    def __init__(self, folder: Path, generator, noise: np.ndarray, floor: Optional[dict] = None):
+        import tensorflow as tf
+
+        self.writer = tf.summary.create_file_writer(str(folder))
+        self.generator, self.noise, self.floor = generator, noise, floor or {}
+
+    @staticmethod
+    def _group(key: str) -> str:
+        if key.endswith("loss"):
+            return "loss"
+        return "time" if key in ("seconds", "images_per_second", "health_seconds") else "health"
+
+    def on_epoch_end(self, epoch: int, row: dict) -> None:
+        import tensorflow as tf
+
+        with self.writer.as_default(step=epoch):
+            for key, value in row.items():
+                if key != "epoch" and value not in ("", None):
+                    tf.summary.scalar(f"{self._group(key)}/{key}", float(value))
+                    if key in self.floor and self._group(key) == "health":
+                        tf.summary.scalar(f"floor/{key}", float(self.floor[key]))
+            grid = sample_grid(self.generator, self.noise)
+            tf.summary.image("samples", grid[None, :, :, None], max_outputs=1)
+        self.writer.flush()
+
+
 class SaveCheckpoint(Callback):
     """Checkpoint the GAN and its optimisers, so an interrupted run resumes after the checkpointed epoch.
 
@@ -102,7 +137,8 @@ class LogProgress(Callback):
         self.name, self.epochs = name, epochs
 
     def on_epoch_end(self, epoch: int, row: dict) -> None:
-        losses = " ".join(f"{k} {v:.4f}" for k, v in row.items()
-                          if k not in ("epoch", "seconds", "images_per_second"))
+        # the losses and three health numbers; history.csv and TensorBoard have the rest
+        shown = [k for k in row if k.endswith("loss")] + [k for k in ("fd", "recall", "coverage") if k in row]
+        losses = " ".join(f"{k} {float(row[k]):.4f}" for k in shown)
         progress_log.info("%s epoch %d/%d: %s (%.0f img/s)", self.name, epoch, self.epochs, losses,
                           row["images_per_second"])

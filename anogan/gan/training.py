@@ -26,7 +26,7 @@ import numpy as np
 from anogan.data.datasets import load_dataset, to_model_range
 from anogan.data.images import IMAGE_SIZE
 from anogan.data.protocol import OneClassSplit, one_class_split
-from anogan.errors import AnoganError
+from anogan.errors import AnoganError, TrainingDiverged
 from anogan.gan.bundle import (
     HISTORY_COLUMNS,
     Bundle,
@@ -34,7 +34,17 @@ from anogan.gan.bundle import (
     bundle_metadata,
     load_bundle,
 )
-from anogan.gan.callbacks import SAMPLE_GRID, Callback, LogProgress, SaveCheckpoint, WriteHistory, WriteSampleGrid
+from anogan.gan.callbacks import (
+    SAMPLE_GRID,
+    Callback,
+    LogProgress,
+    SaveCheckpoint,
+    WriteHistory,
+    WriteSampleGrid,
+    WriteTensorBoard,
+)
+from anogan.gan.health import MIN_HEALTH_IMAGES, HealthProbe
+from anogan.gan.monitor import DIVERGENCE, HEALTH_COLUMNS, HealthEvent, MonitorHealth, last_checkpoint_hint
 from anogan.gan.trainer import GAN_BETA_1, GAN_LEARNING_RATE, GANTrainer
 
 progress_log = logging.getLogger("anogan.progress")
@@ -135,7 +145,7 @@ def run_epochs(
             loss over the epoch's images, seconds and images per second.
 
     Raises:
-        AnoganError: when a loss becomes NaN or infinite.
+        TrainingDiverged: when a loss becomes NaN or infinite (before the callbacks see that epoch).
     """
     import tensorflow as tf
     from tqdm.auto import tqdm
@@ -158,7 +168,7 @@ def run_epochs(
         row = {"epoch": epoch, **{key: total / n_images for key, total in totals.items()},
                "seconds": round(seconds, 3), "images_per_second": round(n_images / seconds, 2)}
         if not all(np.isfinite(totals[key]) for key in totals):
-            raise AnoganError(f"{name} diverged at epoch {epoch} (loss is NaN or infinite)")
+            raise TrainingDiverged(f"{name} diverged at epoch {epoch} (a loss is NaN or infinite)", epoch)
         for callback in callbacks:
             callback.on_epoch_end(epoch, row)
 
@@ -186,7 +196,7 @@ def _check_resume(run: RunDirectory, config: TrainConfig, resume: bool) -> int:
 
 
 def train(config: TrainConfig, out, resume: bool = False, progress: bool = True,
-          checkpoint_seconds: float = CHECKPOINT_SECONDS) -> Bundle:
+          checkpoint_seconds: float = CHECKPOINT_SECONDS, health: Optional[HealthOptions] = None) -> Bundle:
     """Train the DCGAN on the normal training images of ``config`` and write a model bundle to ``out``.
 
     Args:
@@ -196,6 +206,8 @@ def train(config: TrainConfig, out, resume: bool = False, progress: bool = True,
         progress: show progress bars and log one line per epoch.
         checkpoint_seconds: write a checkpoint at most this often (and after
             the first and the last epoch); 0 writes one every epoch.
+        health: how often to measure the generator and whether a collapse
+            stops the run (:class:`HealthOptions`; default: every epoch, no stop).
 
     Returns:
         The trained :class:`~anogan.gan.bundle.Bundle`.
@@ -206,12 +218,12 @@ def train(config: TrainConfig, out, resume: bool = False, progress: bool = True,
     split = one_class_split(load_dataset(config.dataset, config.data), config.normal, config.val_fraction,
                             config.seed)
     return train_on_split(split, config, Path(out), resume=resume, progress=progress,
-                          checkpoint_seconds=checkpoint_seconds)
+                          checkpoint_seconds=checkpoint_seconds, health=health)
 
 
 def train_on_split(
     split: OneClassSplit, config: TrainConfig, out: Path, resume: bool = False, progress: bool = True,
-    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS, health: Optional[HealthOptions] = None,
 ) -> Bundle:
     """Train on an already loaded one-class split (see :func:`train`)."""
     import keras
@@ -242,16 +254,51 @@ def train_on_split(
         gen_loss, disc_loss = trainer.train_step(batch)
         return {"gen_loss": gen_loss, "disc_loss": disc_loss}
 
-    callbacks = [WriteSampleGrid(run.samples, trainer.generator, fixed_noise),
-                 WriteHistory(run.history, HISTORY_COLUMNS, run.read_history(run.history, start_epoch)),
+    earlier = run.read_history(run.history, start_epoch)
+    monitor = _health_monitor(run, split, trainer, config, health or HealthOptions(), earlier)
+    floor = monitor.probe.floor.as_row() if monitor.probe is not None else None
+    callbacks = [monitor,
+                 WriteSampleGrid(run.samples, trainer.generator, fixed_noise),
+                 WriteTensorBoard(run.tensorboard, trainer.generator, fixed_noise, floor),
+                 WriteHistory(run.history, HISTORY_COLUMNS + HEALTH_COLUMNS, earlier),
                  SaveCheckpoint(run, trainer, config.epochs, checkpoint_seconds)]
     if progress:
         callbacks.append(LogProgress("GAN", config.epochs))
-    run_epochs(step, tf.constant(to_model_range(split.x_train)), config.batch_size, config.seed, config.epochs,
-               first_epoch=start_epoch + 1, callbacks=callbacks, name="GAN training", progress=progress)
+    try:
+        run_epochs(step, tf.constant(to_model_range(split.x_train)), config.batch_size, config.seed, config.epochs,
+                   first_epoch=start_epoch + 1, callbacks=callbacks, name="GAN training", progress=progress)
+    except TrainingDiverged as exc:
+        monitor.record(HealthEvent(exc.epoch, DIVERGENCE, "a loss is NaN or infinite"))
+        raise TrainingDiverged(f"{exc} {last_checkpoint_hint(run.path)}", exc.epoch) from None
     trainer.use_weight_averages()  # the checkpoints keep the trained weights, so a longer run can resume
 
-    return _save_bundle(run, config, split, trainer)
+    return _save_bundle(run, config, split, trainer, monitor.summary())
+
+
+@dataclass(frozen=True)
+class HealthOptions:
+    """How training health is measured: every ``every`` epochs (0: never, losses are still judged);
+    ``stop_on_collapse`` measures every epoch, so the checkpoint left at a collapse is a measured, healthy one."""
+
+    every: int = 1
+    stop_on_collapse: bool = False
+
+    def __post_init__(self):
+        if self.every < 0:
+            raise AnoganError(f"the health interval must be >= 0 epochs, got {self.every}")
+
+
+def _health_monitor(run: RunDirectory, split: OneClassSplit, trainer: GANTrainer, config: TrainConfig,
+                    health: HealthOptions, earlier: list[dict]) -> MonitorHealth:
+    """The run's health monitor; it measures nothing when asked not to or with fewer than 8 validation images."""
+    every = 1 if health.stop_on_collapse else health.every
+    probe = None
+    if every > 0 and len(split.x_val) >= MIN_HEALTH_IMAGES:
+        probe = HealthProbe(to_model_range(split.x_val), config.latent_dim, config.seed)
+    elif every > 0:
+        progress_log.info("training health: %d validation images are too few to measure the generator; "
+                          "only the losses are watched", len(split.x_val))
+    return MonitorHealth(run.path, probe, trainer.generator, every, config.epochs, earlier, health.stop_on_collapse)
 
 
 def _trainer(run: RunDirectory, config: TrainConfig, start_epoch: int) -> GANTrainer:
@@ -269,7 +316,8 @@ def _trainer(run: RunDirectory, config: TrainConfig, start_epoch: int) -> GANTra
     return trainer
 
 
-def _save_bundle(run: RunDirectory, config: TrainConfig, split: OneClassSplit, trainer: GANTrainer) -> Bundle:
+def _save_bundle(run: RunDirectory, config: TrainConfig, split: OneClassSplit, trainer: GANTrainer,
+                 health: Optional[dict] = None) -> Bundle:
     """Write the trained GAN (in float32) as the run's bundle, with its normal validation and training images."""
     from anogan.gan.networks import as_float32, make_discriminator, make_generator
 
@@ -279,6 +327,8 @@ def _save_bundle(run: RunDirectory, config: TrainConfig, split: OneClassSplit, t
                                len(split.x_train), len(split.x_val))
     if recipe:
         metadata["recipe"] = recipe
+    if health is not None:
+        metadata["health"] = health
     bundle = Bundle(
         path=run.path,
         metadata=metadata,
