@@ -86,6 +86,9 @@ def test_training_page_shows_losses_and_samples(app):
     assert not app.exception
     assert app.title[0].value == "Training"
     assert any("epochs" in c.value for c in app.caption)
+    health = [m.value for m in [*app.info, *app.warning] if m.value.startswith("Training health")]
+    assert health and "Fréchet distance" in health[0]
+    assert any("nearest training image" in c.value for c in app.caption)
 
 
 def test_about_page_shows_the_bundles_calibration(app):

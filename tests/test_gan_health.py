@@ -158,3 +158,25 @@ def test_stop_on_collapse_keeps_the_last_healthy_checkpoint(tmp_path, monkeypatc
     health = read_health(run.path)
     assert health["collapsed"] and health["every"] == 1
     assert "collapsed at epoch 3" in health_warning({"health": health})
+
+
+def test_with_weight_averages_the_bundles_generator_is_the_one_measured(tmp_path):
+    config = TrainConfig("mnist-5k", normal=[1], epochs=2, batch_size=32, val_fraction=0.3, generator_ema=0.9)
+    bundle = train(config, tmp_path / "ema", progress=False, checkpoint_seconds=1e9)
+    again = HealthProbe(to_model_range(bundle.validation_images()), bundle.latent_dim, seed=0).measure(bundle.generator)
+    assert bundle.metadata["health"]["last"]["fd"] == pytest.approx(again.fd, rel=1e-3)
+
+
+def test_gan_report_writes_a_table_and_a_figure(short_and_longer, tmp_path, capsys):
+    import csv
+
+    from anogan.cli import main
+
+    assert main(["gan-report", "--model", str(short_and_longer[12].path), "--checkpoints",
+                 "--out", str(tmp_path / "report")]) == 0
+    printed = capsys.readouterr().out
+    assert "floor (held-out normal images)" in printed and "memorisation ratio" in printed
+    rows = list(csv.DictReader(open(tmp_path / "report" / "gan_report.csv")))
+    assert [row["what"].split(" ")[0] for row in rows] == ["generator", "floor", "checkpoint"]
+    assert float(rows[0]["fd"]) > float(rows[1]["fd"])  # a 12-epoch generator is above the floor
+    assert (tmp_path / "report" / "gan_report.png").stat().st_size > 10_000

@@ -17,11 +17,11 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from anogan.cli import benchmark, dashboard, evaluate, run, score, serve, train
+from anogan.cli import benchmark, dashboard, evaluate, gan_report, run, score, serve, train
 from anogan.errors import AnoganError
 
 # Commands in the order ``anogan --help`` lists them.
-COMMANDS = (train, score, evaluate, run, benchmark, dashboard, serve)
+COMMANDS = (train, score, evaluate, run, benchmark, gan_report, dashboard, serve)
 NO_TENSORFLOW = ("evaluate", "dashboard", "serve")  # serve loads it with the scorer, after answering /healthz
 
 

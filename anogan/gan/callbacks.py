@@ -43,6 +43,14 @@ def sample_grid(generator, noise: np.ndarray) -> np.ndarray:
     return grid
 
 
+def grid_tiles(grid: np.ndarray, count: int) -> np.ndarray:
+    """The first ``count`` images of a sample grid (row by row), ``(count, 28, 28)``."""
+    rows, cols = grid.shape[0] // IMAGE_SIZE, grid.shape[1] // IMAGE_SIZE
+    tiles = [grid[r * IMAGE_SIZE : (r + 1) * IMAGE_SIZE, c * IMAGE_SIZE : (c + 1) * IMAGE_SIZE]
+             for r in range(rows) for c in range(cols)]
+    return np.stack(tiles[:count])
+
+
 class Callback:
     """A hook of :func:`run_epochs`; called after every complete epoch with that epoch's row."""
 

@@ -106,7 +106,8 @@ class MonitorHealth(Callback):
         path: the run folder (``health.json`` goes there).
         probe: the fixed validation halves and noise, or None when the run
             has too few validation images to measure (losses are still judged).
-        generator: the generator being trained.
+        generator: returns the generator to measure (the one the bundle will
+            get: with G's EMA on, the moving average, not the raw weights).
         every: measure every this many epochs (and at the last epoch).
         last_epoch: the run's last epoch.
         rows: history rows of earlier epochs (a resumed run), oldest first.
@@ -124,7 +125,7 @@ class MonitorHealth(Callback):
     def on_epoch_end(self, epoch: int, row: dict) -> None:
         if self.probe is not None and (epoch % self.every == 0 or epoch == self.last_epoch):
             started = time.perf_counter()
-            row.update(self.probe.measure(self.generator).as_row())
+            row.update(self.probe.measure(self.generator()).as_row())
             row["health_seconds"] = round(time.perf_counter() - started, 3)
         self.rows.append(row)
         new = epoch_events(self.rows)
@@ -153,7 +154,9 @@ class MonitorHealth(Callback):
             "last": {"epoch": int(measured[-1]["epoch"]), **{k: float(measured[-1][k]) for k in METRIC_NAMES}}
             if measured else None,
             "events": [asdict(e) for e in self.events],
-            "collapsed": any(e.kind == COLLAPSE for e in self.events),
+            # collapsed at the last measurement; earlier, recovered events stay in the list
+            "collapsed": bool(measured) and any(e.kind == COLLAPSE and e.epoch == int(measured[-1]["epoch"])
+                                                for e in self.events),
         }
 
 
@@ -192,8 +195,9 @@ def health_warning(metadata: dict) -> Optional[str]:
     health = metadata.get("health") or {}
     events, last = health.get("events", []), health.get("last")
     collapse = [e for e in events if e["kind"] == COLLAPSE]
-    if collapse:
-        return f"the generator collapsed at epoch {collapse[0]['epoch']} ({collapse[0]['message']}); {_measured(health)}"
+    if health.get("collapsed"):
+        return (f"the generator collapsed at epoch {collapse[-1]['epoch']} ({collapse[-1]['message']}) and was "
+                f"still collapsed at the end; {_measured(health)}")
     reasons = collapse_reasons(GenerationMetrics(**{k: last[k] for k in METRIC_NAMES}, n_images=0)) if last else []
     if reasons:
         return f"at the last epoch {'; '.join(reasons)} (undertrained or collapsed); {_measured(health)}"
@@ -210,5 +214,6 @@ def health_line(metadata: dict) -> str:
         return f"WARNING: {warning}"
     events = health.get("events", [])
     if events:
-        return f"{len(events)} warning(s), first at epoch {events[0]['epoch']}: {events[0]['message']}; {_measured(health)}"
+        return (f"healthy at the end, after {len(events)} warning(s) during training (first at epoch "
+                f"{events[0]['epoch']}: {events[0]['kind']}, {events[0]['message']}); {_measured(health)}")
     return f"healthy; {_measured(health)}"

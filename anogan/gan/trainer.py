@@ -63,6 +63,7 @@ class GANTrainer:
         self.discriminator_optimizer.build(discriminator.trainable_variables)
         self.noise = tf.random.Generator.from_seed(seed)
         self.train_step = tf.function(self._train_step, jit_compile=jit_compile)
+        self._averaged = None
 
     def generator_loss(self, fake_output):
         import tensorflow as tf
@@ -93,6 +94,22 @@ class GANTrainer:
             zip(disc_gradients, self.discriminator.trainable_variables)
         )
         return gen_loss, disc_loss
+
+    def averaged_generator(self):
+        """The generator the bundle will get: G itself, or, with G's EMA on, a copy holding the current
+        moving averages (its batch-norm statistics are G's). Training is not touched."""
+        if not self.generator_optimizer.use_ema:
+            return self.generator
+        import keras
+
+        if self._averaged is None:
+            self._averaged = keras.models.clone_model(self.generator)
+        self._averaged.set_weights(self.generator.get_weights())
+        # Keras keeps the averages in this (private) list, aligned with the variables the optimiser was built on
+        for variable, average in zip(self._averaged.trainable_variables,
+                                     self.generator_optimizer._model_variables_moving_average):
+            variable.assign(average)
+        return self._averaged
 
     def use_weight_averages(self) -> None:
         """Give G and D the moving averages of their weights (each a no-op without its EMA); call after training."""

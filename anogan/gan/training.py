@@ -298,7 +298,8 @@ def _health_monitor(run: RunDirectory, split: OneClassSplit, trainer: GANTrainer
     elif every > 0:
         progress_log.info("training health: %d validation images are too few to measure the generator; "
                           "only the losses are watched", len(split.x_val))
-    return MonitorHealth(run.path, probe, trainer.generator, every, config.epochs, earlier, health.stop_on_collapse)
+    return MonitorHealth(run.path, probe, trainer.averaged_generator, every, config.epochs, earlier,
+                         health.stop_on_collapse)
 
 
 def _trainer(run: RunDirectory, config: TrainConfig, start_epoch: int) -> GANTrainer:
