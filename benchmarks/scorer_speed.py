@@ -6,8 +6,7 @@
 On a copy of the bundle (an encoder is trained into it for two epochs if it has none: its speed, not
 its quality, is measured): every method scores the MNIST test images in batch-job chunks after a
 warm-up call, the recommended recipe's latent inversion with the recipe's settings, the others with
-their defaults (and the recipe with a 256-image inversion batch, a speed-only setting). Ratios are what
-to read. Writes ``benchmarks/results/scorer_speed.json``.
+their defaults. Ratios are what to read. Writes ``benchmarks/results/scorer_speed.json``.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from anogan.data.datasets import load_dataset
@@ -44,7 +42,6 @@ def main() -> None:
         bundle = train_encoder(bundle, epochs=2, progress=False)
     contenders = {"encoder": ("encoder", ScoringSettings()),
                   "recommended (anogan)": ("anogan", get_recipe("recommended").scoring),
-                  "recommended, batch 256": ("anogan", replace(get_recipe("recommended").scoring, batch_size=256)),
                   "feature-knn": ("feature-knn", ScoringSettings())}
     measured = {}
     for name, (method, settings) in contenders.items():

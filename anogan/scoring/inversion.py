@@ -31,6 +31,8 @@ from anogan.scoring.terms import InversionTerms
 # The latent bank's samples are a function of the settings alone, so a score stays a pure function of
 # (bundle, image, settings).
 LATENT_BANK_SEED = 0
+# a pure bank search (0 steps) costs one D pass per image: larger batches use the two cores better
+LOOKUP_BATCH = 256
 
 
 def image_seed(image: np.ndarray) -> int:
@@ -97,14 +99,37 @@ class LatentInverter:
                 residual, discrimination, _, _ = self._terms(x, x_features)
                 loss = tf.reduce_sum((1.0 - self.lam) * residual + self.lam * discrimination)
             self.optimizer.apply_gradients([(tape.gradient(loss, self.z), self.z)])
-        residual, discrimination, generated, generated_features = self._terms(x, x_features)
+        _, _, generated, generated_features = self._terms(x, x_features)
+        return (*self.final_terms(x, x_features, generated, generated_features), generated, tf.identity(self.z))
+
+    def final_terms(self, x, x_features, generated, generated_features):
+        """Every term of a found G(z) (tensors): residual, residual per ink, feature distance, cosine, critic."""
+        import tensorflow as tf
+
+        residual = tf.reduce_sum(tf.abs(x - generated), axis=[1, 2, 3])
+        discrimination = tf.reduce_sum(tf.abs(x_features - generated_features), axis=1)
         ink = tf.reduce_sum((x + 1.0) / 2.0, axis=[1, 2, 3]) + tf.reduce_sum((generated + 1.0) / 2.0, axis=[1, 2, 3])
         residual_ink = (residual / 2.0) / tf.maximum(ink, 1e-6)
         cosine = tf.reduce_sum(
             tf.math.l2_normalize(x_features, axis=1) * tf.math.l2_normalize(generated_features, axis=1), axis=1
         )
         critic = -tf.reshape(self.critic_head(x_features), [-1])
-        return residual, residual_ink, discrimination, 1.0 - cosine, critic, generated, tf.identity(self.z)
+        return residual, residual_ink, discrimination, 1.0 - cosine, critic
+
+    def assemble(self, x: np.ndarray, residual, residual_ink, discrimination, cosine, critic, generated,
+                 z) -> InversionTerms:
+        """The :class:`InversionTerms` of images ``x`` from the arrays :meth:`final_terms` and a search gave."""
+        return InversionTerms(
+            residual_l1=residual,
+            residual_ink=residual_ink,
+            feature_l1=discrimination,
+            feature_cosine=cosine,
+            critic=critic,
+            loss=(1.0 - self.lam) * residual + self.lam * discrimination,
+            reconstruction=generated[..., 0],
+            anomaly_map=np.abs(x[..., 0] - generated[..., 0]),
+            z=z,
+        )
 
     def invert(self, x: np.ndarray, z0: np.ndarray, steps: int) -> InversionTerms:
         """Invert images ``x`` (model range, ``(N, 28, 28, 1)``) from latents ``z0``."""
@@ -118,20 +143,8 @@ class LatentInverter:
             if pad:
                 chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)])
                 chunk_z = np.concatenate([chunk_z, np.zeros((pad, chunk_z.shape[1]), np.float32)])
-            residual, residual_ink, discrimination, cosine, critic, generated, z = (
-                t.numpy()[:n] for t in self.compiled_inversion(chunk, chunk_z, tf.constant(steps, tf.int32))
-            )
-            parts.append(InversionTerms(
-                residual_l1=residual,
-                residual_ink=residual_ink,
-                feature_l1=discrimination,
-                feature_cosine=cosine,
-                critic=critic,
-                loss=(1.0 - self.lam) * residual + self.lam * discrimination,
-                reconstruction=generated[..., 0],
-                anomaly_map=np.abs(chunk[:n, ..., 0] - generated[..., 0]),
-                z=z,
-            ))
+            outputs = (t.numpy()[:n] for t in self.compiled_inversion(chunk, chunk_z, tf.constant(steps, tf.int32)))
+            parts.append(self.assemble(chunk[:n], *outputs))
         return InversionTerms.concatenate(parts)
 
 
@@ -140,6 +153,7 @@ class RestartSearch:
 
     def __init__(self, inverter: LatentInverter, latent_dim: int, steps: int, restarts: int):
         self.inverter, self.latent_dim, self.steps, self.restarts = inverter, latent_dim, steps, restarts
+        self.compiled = inverter.compiled_inversion
 
     def invert(self, images: np.ndarray, x: np.ndarray) -> InversionTerms:
         best = None
@@ -170,22 +184,48 @@ class BankSearch:
 
     def __init__(self, inverter: LatentInverter, generator, features, steps: int, size: int,
                  prune_with: Optional[np.ndarray] = None, latents: Optional[np.ndarray] = None):
-        self.inverter, self.steps = inverter, steps
+        import tensorflow as tf
+
+        self.inverter, self.features, self.steps = inverter, features, steps
         drawn = latents is None
         if drawn:
             latent_dim = int(generator.input_shape[-1])
             latents = np.random.default_rng(LATENT_BANK_SEED).standard_normal((size, latent_dim)).astype(np.float32)
         self.bank = NearestFeatures(features, _generate(generator, latents), 1)
         if drawn and prune_with is not None:
-            used = np.unique(self._nearest(prune_with))
-            latents, self.bank = latents[used], self.bank.subset(used)
+            latents = latents[np.unique(self._nearest(prune_with))]
+            # built again from the kept latents alone, exactly as a process given them (``latents``) builds it,
+            # so a warm start scores bit-identically
+            self.bank = NearestFeatures(features, _generate(generator, latents), 1)
         self.latents = latents
+        self._bank_images = tf.constant(self.bank.reference)
+        image_batch = tf.TensorSpec([None, *self.bank.reference.shape[1:]], tf.float32)
+        self.compiled_lookup = tf.function(self._lookup_batch, input_signature=[image_batch])
+        # the function that does the per-batch work, for counting its traces
+        self.compiled = self.compiled_lookup if steps == 0 else inverter.compiled_inversion
 
     def _nearest(self, x: np.ndarray) -> np.ndarray:
         return np.concatenate([self.bank.query(x[i : i + 256])[1] for i in range(0, len(x), 256)])
 
+    def _lookup_batch(self, x):
+        """0 steps: f(x) once, its nearest bank sample, and that sample's G(z) and f(G(z)) from the bank."""
+        import tensorflow as tf
+
+        x_features = self.features(x, training=False)
+        index = self.bank.nearest_of_features(x_features)
+        generated = tf.gather(self._bank_images, index)
+        return (*self.inverter.final_terms(x, x_features, generated, self.bank.features_of(index)), generated,
+                index)
+
     def invert(self, images: np.ndarray, x: np.ndarray) -> InversionTerms:
-        return self.inverter.invert(x, self.latents[self._nearest(x)], self.steps)
+        if self.steps > 0:
+            return self.inverter.invert(x, self.latents[self._nearest(x)], self.steps)
+        parts = []
+        for start in range(0, len(x), LOOKUP_BATCH):
+            chunk = x[start : start + LOOKUP_BATCH]
+            *terms, generated, index = (t.numpy() for t in self.compiled_lookup(chunk))
+            parts.append(self.inverter.assemble(chunk, *terms, generated, self.latents[index]))
+        return InversionTerms.concatenate(parts)
 
     def state(self) -> dict:
         return {"bank_latents": self.latents}
@@ -196,6 +236,7 @@ class EncoderSearch:
 
     def __init__(self, inverter: LatentInverter, encoder, steps: int):
         self.inverter, self.encoder, self.steps = inverter, encoder, steps
+        self.compiled = inverter.compiled_inversion
 
     def invert(self, images: np.ndarray, x: np.ndarray) -> InversionTerms:
         z0 = np.concatenate([self.encoder(x[i : i + 256], training=False).numpy() for i in range(0, len(x), 256)])

@@ -19,11 +19,9 @@ class NearestFeatures:
         feature_extractor: f, called with ``training=False``.
         reference: reference images in the model range, ``(M, 28, 28, 1)``.
         neighbours: k.
-        unit_features: the references' unit-normalised features, when
-            already computed (see :meth:`subset`).
     """
 
-    def __init__(self, feature_extractor, reference: np.ndarray, neighbours: int, unit_features=None):
+    def __init__(self, feature_extractor, reference: np.ndarray, neighbours: int):
         import tensorflow as tf
 
         if len(reference) < neighbours:
@@ -32,10 +30,8 @@ class NearestFeatures:
         self.feature_extractor = feature_extractor
         self.neighbours = int(neighbours)
         self.reference = np.asarray(reference, np.float32)
-        if unit_features is None:
-            unit_features = tf.concat([self._unit_features(self.reference[i : i + 512])
-                                       for i in range(0, len(self.reference), 512)], axis=0)
-        self._bank = unit_features
+        parts = [self._unit_features_and_norms(self.reference[i : i + 512]) for i in range(0, len(self.reference), 512)]
+        self._bank, self._norms = (tf.concat(list(p), axis=0) for p in zip(*parts))
         image_batch = tf.TensorSpec([None, *self.reference.shape[1:]], tf.float32)
         self.compiled_query = tf.function(self._query_batch, input_signature=[image_batch])
 
@@ -44,19 +40,31 @@ class NearestFeatures:
 
         return tf.math.l2_normalize(self.feature_extractor(x, training=False), axis=1)
 
+    def _unit_features_and_norms(self, x):
+        import tensorflow as tf
+
+        features = self.feature_extractor(x, training=False)
+        return tf.math.l2_normalize(features, axis=1), tf.norm(features, axis=1)
+
+    def nearest_of_features(self, features):
+        """The index of each row's nearest reference, from already computed features (a tensor op)."""
+        import tensorflow as tf
+
+        similarity = tf.matmul(tf.math.l2_normalize(features, axis=1), self._bank, transpose_b=True)
+        return tf.math.top_k(similarity, k=1).indices[:, 0]
+
+    def features_of(self, index):
+        """The references' features at ``index`` (a tensor op): unit features times their norms."""
+        import tensorflow as tf
+
+        return tf.gather(self._bank, index) * tf.gather(self._norms, index)[:, None]
+
     def _query_batch(self, x):
         import tensorflow as tf
 
         similarity = tf.matmul(self._unit_features(x), self._bank, transpose_b=True)
         nearest, index = tf.math.top_k(similarity, k=self.neighbours)
         return 1.0 - tf.reduce_mean(nearest, axis=1), index[:, 0]
-
-    def subset(self, index: np.ndarray) -> "NearestFeatures":
-        """The same search over the references at ``index`` only, reusing their features."""
-        import tensorflow as tf
-
-        return NearestFeatures(self.feature_extractor, self.reference[index], self.neighbours,
-                               tf.gather(self._bank, index))
 
     def query(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Distances and nearest reference index of images ``x`` (model range, ``(N, 28, 28, 1)``)."""

@@ -56,7 +56,7 @@ class InversionMethod(ScoringMethod):
 
     @property
     def compiled(self):
-        return self.inverter.compiled_inversion
+        return self.search.compiled
 
     def invert(self, images: np.ndarray) -> InversionTerms:
         """The terms of the inversion of ``uint8`` images ``(N, 28, 28)``, before they are combined."""
