@@ -9,11 +9,12 @@ hard they are both to generate and to detect:
 - within class: the Spearman correlation across the seeds of one class, averaged over classes (with 3 seeds a
   single class gives -1, -0.5, 0.5 or 1: read the mean only as a direction).
 
-Writes OUT/health_correlation.csv (one row per bundle), OUT/health_correlation.md (the table) and
-OUT/health_correlation.png (scatter plots).
+Writes OUT/health_correlation_bundles.csv (one row per bundle), OUT/health_correlation.csv and .md (the
+table) and the scatter plots (--figure, default OUT/health_correlation.png).
 
     python benchmarks/health_correlation.py --dev benchmarks/results/mnist/dev --runs-dir runs/recommended \
-        --candidates recommended,recommended-feature-knn --out benchmarks/results/mnist/dev
+        --candidates recommended,recommended-feature-knn --out benchmarks/results/mnist/dev \
+        --figure docs/gan_health_correlation.png
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def main() -> int:
     parser.add_argument("--runs-dir", required=True, type=Path, help="where the benchmark's bundles are")
     parser.add_argument("--candidates", default="recommended,recommended-feature-knn")
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--figure", type=Path, help="where the scatter plots go (default OUT/health_correlation.png)")
     args = parser.parse_args()
     frame = collect(args.dev, args.runs_dir, [c for c in args.candidates.split(",") if c])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -116,7 +118,7 @@ def main() -> int:
         f"({frame['normal_class'].nunique()} classes x {frame['seed'].nunique()} seeds per candidate). "
         f"Command: python benchmarks/health_correlation.py (see its docstring).\n\n"
         + markdown(table) + "\n")
-    plot(frame, args.out / "health_correlation.png")
+    plot(frame, args.figure or args.out / "health_correlation.png")
     print(table.to_string(index=False))
     return 0
 

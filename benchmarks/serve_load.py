@@ -17,9 +17,6 @@ import argparse
 import asyncio
 import io
 import json
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,12 +34,6 @@ def _png(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _peak_rss_mb(pid: int) -> float:
@@ -84,27 +75,12 @@ async def _load(base: str, requests: list[list[tuple]], clients: int, seconds: f
 
 
 def run_mode(model: str, batching: bool, requests, clients: int, seconds: float) -> dict:
-    import httpx
+    from anogan.serve.process import ServerProcess
 
-    port = _free_port()
-    command = [sys.executable, "-m", "anogan", "serve", "--model", model, "--port", str(port)]
-    server = subprocess.Popen(command + ([] if batching else ["--no-batching"]), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
-        result = asyncio.run(_load(base, requests, clients, seconds))
+    with ServerProcess(["--model", model] + ([] if batching else ["--no-batching"])) as server:
+        result = asyncio.run(_load(server.base_url, requests, clients, seconds))
         result["server_peak_rss_mb"] = round(_peak_rss_mb(server.pid), 1)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        result_code = server.wait(timeout=60)
-    return {"micro_batching": batching, **result, "server_exit_code": result_code}
+    return {"micro_batching": batching, **result, "server_exit_code": server.exit_code}
 
 
 def main() -> None:

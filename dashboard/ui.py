@@ -78,19 +78,19 @@ def choose_results_file(key: str) -> Optional[Path]:
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _shared_scorer(path: str, modified: float, method: str):
-    from threading import Lock
-
     from anogan.experiments.pipeline import prepare_scorer
     from anogan.scoring.recipes import scoring_choice
+    from anogan.serve.batcher import BackgroundBatcher
 
     bundle = _load_bundle(path, modified)
     scorer, calibration = prepare_scorer(bundle, method, scoring_choice(bundle, method).settings, progress=False,
                                          save=False)
-    return scorer, calibration, Lock()
+    return scorer, calibration, BackgroundBatcher(scorer.score, scorer.chunk_size)
 
 
 def shared_scorer(bundle_path: Path, method: str):
-    """A scorer, its calibration and its lock, built once per (bundle, version, method) for every browser session.
+    """A scorer, its calibration and its micro-batcher, built once per (bundle, version, method) for every
+    browser session.
 
     The scorer takes the settings ``anogan score`` would
     (:func:`anogan.scoring.recipes.scoring_choice`: the bundle's stored calibration
@@ -98,8 +98,9 @@ def shared_scorer(bundle_path: Path, method: str):
     results files beside the bundle.
 
     One scorer holds large state (``feature-knn``: the reference features, up
-    to 250 MB), so sessions share it; the inversion methods keep their latent
-    code in one variable, so a session scores while holding the lock.
+    to 250 MB), so sessions share it, and they score through one
+    micro-batcher (the API's): concurrent uploads share scorer calls, which
+    run on the batcher's one thread.
     """
     with st.spinner(f"preparing the {method} scorer…"):
         return _shared_scorer(str(bundle_path), (bundle_path / "bundle.json").stat().st_mtime, method)

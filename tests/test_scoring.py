@@ -92,6 +92,23 @@ def test_latent_bank_search_ranks_anomalies_and_is_compiled_once(scoring_bundle,
         ScoringSettings(latent_bank=64, restarts=2)
 
 
+def test_several_bank_candidates_keep_the_lowest_loss_or_average_the_terms(scoring_bundle, shapes_dataset):
+    images = shapes_dataset.x_test
+    base = dict(steps=0, latent_bank=256, lam=0.7)
+    one = Scorer(scoring_bundle, "anogan", ScoringSettings(**base)).invert(images)
+    best = Scorer(scoring_bundle, "anogan", ScoringSettings(**base, bank_candidates=8)).invert(images)
+    mean = Scorer(scoring_bundle, "anogan", ScoringSettings(**base, bank_candidates=8, bank_choice="mean"))
+    averaged = mean.invert(images)
+    assert np.all(best.loss <= one.loss + 1e-4) and np.any(best.loss < one.loss - 1e-4)
+    assert not np.allclose(averaged.residual_l1, one.residual_l1)
+    np.testing.assert_array_equal(averaged.z, one.z)  # the maps and z stay the nearest candidate's
+    assert mean.traces() == 1
+    with pytest.raises(AnoganError, match="bank candidates"):
+        ScoringSettings(bank_candidates=4)
+    with pytest.raises(AnoganError, match="bank choice"):
+        ScoringSettings(latent_bank=64, steps=0, bank_choice="median")
+
+
 def test_a_pruned_bank_keeps_exactly_the_samples_nearest_to_some_normal_training_image(scoring_bundle):
     normals = scoring_bundle.reference_images()
     full = Scorer(scoring_bundle, "anogan", ScoringSettings(steps=0, latent_bank=256))

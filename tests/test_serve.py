@@ -3,11 +3,7 @@
 import asyncio
 import base64
 import io
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -22,7 +18,8 @@ from anogan.experiments.pipeline import prepare_scorer  # noqa: E402
 from anogan.results.rows import score_uploads  # noqa: E402
 from anogan.scoring.batch import ScoreBatch  # noqa: E402
 from anogan.serve.app import ServeLimits, create_app  # noqa: E402
-from anogan.serve.batcher import MicroBatcher  # noqa: E402
+from anogan.serve.batcher import BackgroundBatcher, MicroBatcher  # noqa: E402
+from anogan.serve.process import ServerProcess  # noqa: E402
 from anogan.serve.service import ScoringService  # noqa: E402
 
 
@@ -139,45 +136,66 @@ def test_concurrent_requests_share_one_scorer_call_and_get_their_own_part():
     assert asyncio.run(scenario(False)) == expected and sorted(calls) == [1, 2, 3, 4, 5]
 
 
+def test_threads_scoring_through_a_background_batcher_share_calls_and_get_their_own_part():
+    from concurrent.futures import ThreadPoolExecutor
+
+    calls = []
+
+    def score(images):
+        calls.append(len(images))
+        time.sleep(0.05)  # a scorer call takes a while, so the next threads' images queue up behind it
+        values = images.reshape(len(images), -1)[:, 0].astype(np.float32)
+        maps = np.zeros((len(images), 28, 28), np.float32)
+        return ScoreBatch(values, values, values, maps, maps, np.zeros((len(images), 2), np.float32))
+
+    batcher = BackgroundBatcher(score, max_batch=64, max_wait=0.02)
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: batcher.score(np.full((n, 28, 28), n, np.uint8)).score.tolist(),
+                                range(1, 9)))
+    assert answers == [[float(n)] * n for n in range(1, 9)]
+    assert sum(calls) == 36 and len(calls) < 8
+
+
 def test_listening_beyond_this_machine_needs_a_token_or_an_explicit_choice(scoring_bundle_copy, capsys, monkeypatch):
     monkeypatch.delenv("ANOGAN_SERVE_TOKEN", raising=False)
     assert main(["serve", "--model", str(scoring_bundle_copy.path), "--host", "0.0.0.0"]) == 2
     assert "ANOGAN_SERVE_TOKEN" in capsys.readouterr().err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_a_real_server_on_loopback_scores_like_the_library_and_stops_on_sigterm(scoring_bundle_copy, uploads):
     import httpx
 
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "anogan", "serve", "--model", str(scoring_bundle_copy.path),
-                               "--method", "feature-knn", "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        answer = httpx.post(f"{base}/v1/score", files=[("files", u) for u in uploads], timeout=30).json()
-        with socket.create_connection(("127.0.0.1", port)) as raw:  # a body without a length is refused
+    with ServerProcess(["--model", str(scoring_bundle_copy.path), "--method", "feature-knn"], 120) as server:
+        answer = httpx.post(f"{server.base_url}/v1/score", files=[("files", u) for u in uploads], timeout=30).json()
+        with socket.create_connection(("127.0.0.1", server.port)) as raw:  # a body without a length is refused
             raw.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
             assert b" 411 " in raw.recv(1024)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=30)
-    assert code == 0
+    assert server.exit_code == 0
     expected = _expected(scoring_bundle_copy, uploads)
     assert [r["score"] for r in answer["results"][:3]] == pytest.approx([row["score"] for row in expected[:3]],
                                                                         rel=1e-6)
     assert answer["results"][3]["error"]
+
+
+@pytest.mark.slow
+def test_a_slow_loris_and_a_10000_file_request_are_refused_while_others_are_served(scoring_bundle_copy, uploads):
+    import httpx
+
+    args = ["--model", str(scoring_bundle_copy.path), "--method", "feature-knn", "--request-timeout", "3"]
+    with ServerProcess(args, 120) as server:
+        slow = socket.create_connection(("127.0.0.1", server.port))
+        # headers promise 10 kB, then the body trickles in and stalls
+        slow.sendall(b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+                     b"Content-Length: 10000\r\n\r\n--b\r\n")
+        many = [("files", (f"{i}.png", b"x")) for i in range(10_000)]
+        with httpx.Client(base_url=server.base_url, timeout=60) as client:
+            flooded = client.post("/v1/score", files=many)
+            served = [client.post("/v1/score", files=[("files", uploads[0])]) for _ in range(3)]
+            slow.settimeout(30)
+            answer = slow.recv(1024)
+        slow.close()
+    assert flooded.status_code == 413
+    assert all(r.status_code == 200 and r.json()["results"][0]["error"] == "" for r in served)
+    assert b" 408 " in answer
+    assert server.exit_code == 0

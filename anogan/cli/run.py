@@ -46,6 +46,8 @@ def run_command(args: argparse.Namespace) -> int:
     import time
 
     from anogan.experiments.pipeline import run_job
+    from anogan.gan.bundle import read_metadata
+    from anogan.gan.monitor import health_line
 
     started = time.perf_counter()
     job = run_job(
@@ -57,6 +59,8 @@ def run_command(args: argparse.Namespace) -> int:
     for metrics in job.metrics.values():
         print_metrics(metrics)
     print(f"\nmodel bundle:  {job.bundle_path}  (samples in {job.bundle_path / 'samples'})")
+    print(f"GAN health:    {health_line(read_metadata(job.bundle_path))}  ({own_command()} gan-report --model "
+          f"{job.bundle_path})")
     for method, results in job.results.items():
         print(f"{method + ':':<14} {results}  (plots in {job.bundle_path / f'evaluation_{method}'})")
     print(f"dashboard:     {own_command()} dashboard --runs-dir {job.bundle_path.parent}")

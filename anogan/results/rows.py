@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -41,10 +41,11 @@ def scored_mask(frame) -> np.ndarray:
     return (frame["error"].astype(str) == "").to_numpy()
 
 
-def _score_chunk(scorer, calibration, items: Sequence[InputItem]):
-    """Rows keyed by input index, the scores of the readable items, and those items."""
+def _score_chunk(scorer, calibration, items: Sequence[InputItem], score: Optional[Callable] = None):
+    """Rows keyed by input index, the scores of the readable items, and those items; ``score`` (default
+    ``scorer.score``) computes the scores, e.g. through a micro-batcher."""
     good = [item for item in items if item.error == "" and item.image is not None]
-    result = scorer.score(np.stack([item.image for item in good])) if good else None
+    result = (score or scorer.score)(np.stack([item.image for item in good])) if good else None
     return rows_for(scorer, calibration, items, good, result), result, good
 
 
@@ -98,15 +99,17 @@ class UploadScore:
     heatmap: Optional[np.ndarray] = None
 
 
-def score_uploads(scorer, calibration, files: Sequence[tuple[str, bytes]]) -> list[UploadScore]:
+def score_uploads(scorer, calibration, files: Sequence[tuple[str, bytes]],
+                  score: Optional[Callable] = None) -> list[UploadScore]:
     """Score in-memory files (name, bytes), e.g. dashboard uploads; a bad file gets an error row.
 
     At most :data:`MAX_UPLOAD_FILES` files are taken at once, so one request cannot hold the server for long.
+    ``score`` replaces ``scorer.score`` (the dashboard passes a shared micro-batcher's).
     """
     if len(files) > MAX_UPLOAD_FILES:
         raise AnoganError(f"{len(files)} files given; at most {MAX_UPLOAD_FILES} are scored at once")
     items = decode_uploads(files)
-    rows_by_index, result, good = _score_chunk(scorer, calibration, items)
+    rows_by_index, result, good = _score_chunk(scorer, calibration, items, score)
     scores = [UploadScore(row=rows_by_index[item.index]) for item in items]
     for position, item in enumerate(good):
         scores[item.index].image = item.image

@@ -183,10 +183,11 @@ class BankSearch:
     """
 
     def __init__(self, inverter: LatentInverter, generator, features, steps: int, size: int,
-                 prune_with: Optional[np.ndarray] = None, latents: Optional[np.ndarray] = None):
+                 prune_with: Optional[np.ndarray] = None, latents: Optional[np.ndarray] = None,
+                 candidates: int = 1, choice: str = "best"):
         import tensorflow as tf
 
-        self.inverter, self.features, self.steps = inverter, features, steps
+        self.inverter, self.features, self.steps, self.choice = inverter, features, steps, choice
         drawn = latents is None
         if drawn:
             latent_dim = int(generator.input_shape[-1])
@@ -198,6 +199,7 @@ class BankSearch:
             # so a warm start scores bit-identically
             self.bank = NearestFeatures(features, _generate(generator, latents), 1)
         self.latents = latents
+        self.candidates = min(candidates, len(latents))
         self._bank_images = tf.constant(self.bank.reference)
         image_batch = tf.TensorSpec([None, *self.bank.reference.shape[1:]], tf.float32)
         self.compiled_lookup = tf.function(self._lookup_batch, input_signature=[image_batch])
@@ -208,14 +210,27 @@ class BankSearch:
         return np.concatenate([self.bank.query(x[i : i + 256])[1] for i in range(0, len(x), 256)])
 
     def _lookup_batch(self, x):
-        """0 steps: f(x) once, its nearest bank sample, and that sample's G(z) and f(G(z)) from the bank."""
+        """0 steps: f(x) once, its nearest bank samples, and their G(z) and f(G(z)) from the bank; of several
+        candidates the lowest-loss one (``best``) or the mean of each term (``mean``; maps from the nearest)."""
         import tensorflow as tf
 
         x_features = self.features(x, training=False)
-        index = self.bank.nearest_of_features(x_features)
-        generated = tf.gather(self._bank_images, index)
-        return (*self.inverter.final_terms(x, x_features, generated, self.bank.features_of(index)), generated,
-                index)
+        count, k = tf.shape(x)[0], self.candidates
+        index = self.bank.nearest_of_features(x_features, k)
+        flat = tf.reshape(index, [-1])
+        generated = tf.gather(self._bank_images, flat)
+        terms = self.inverter.final_terms(tf.repeat(x, k, axis=0), tf.repeat(x_features, k, axis=0), generated,
+                                          self.bank.features_of(flat))
+        *per_candidate, critic = (tf.reshape(term, [count, k]) for term in terms)
+        generated = tf.reshape(generated, [count, k, *self.bank.reference.shape[1:]])
+        if self.choice == "mean":
+            chosen, pick = [tf.reduce_mean(term, axis=1) for term in per_candidate], tf.zeros([count], tf.int32)
+        else:
+            residual, _, discrimination, _ = per_candidate
+            pick = tf.argmin((1.0 - self.inverter.lam) * residual + self.inverter.lam * discrimination, axis=1,
+                             output_type=tf.int32)
+            chosen = [tf.gather(term, pick, batch_dims=1) for term in per_candidate]
+        return (*chosen, critic[:, 0], tf.gather(generated, pick, batch_dims=1), tf.gather(index, pick, batch_dims=1))
 
     def invert(self, images: np.ndarray, x: np.ndarray) -> InversionTerms:
         if self.steps > 0:

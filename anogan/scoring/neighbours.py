@@ -46,12 +46,13 @@ class NearestFeatures:
         features = self.feature_extractor(x, training=False)
         return tf.math.l2_normalize(features, axis=1), tf.norm(features, axis=1)
 
-    def nearest_of_features(self, features):
-        """The index of each row's nearest reference, from already computed features (a tensor op)."""
+    def nearest_of_features(self, features, k: int = 1):
+        """The indices ``(N, k)`` of each row's k nearest references, nearest first, from already computed
+        features (a tensor op)."""
         import tensorflow as tf
 
         similarity = tf.matmul(tf.math.l2_normalize(features, axis=1), self._bank, transpose_b=True)
-        return tf.math.top_k(similarity, k=1).indices[:, 0]
+        return tf.math.top_k(similarity, k=k).indices
 
     def features_of(self, index):
         """The references' features at ``index`` (a tensor op): unit features times their norms."""

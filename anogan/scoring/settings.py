@@ -15,6 +15,7 @@ from anogan.errors import AnoganError
 
 RESIDUALS = ("l1", "ink")
 FEATURE_DISTANCES = ("l1", "cosine")
+BANK_CHOICES = ("best", "mean")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,11 @@ class ScoringSettings:
             least one normal training image stored with the bundle (same
             search): the latents G uses for normal data, so an anomaly cannot
             be matched by a sample that resembles no normal image.
+        bank_candidates: with 0 steps, compare x with this many nearest bank
+            samples instead of one (see ``bank_choice``).
+        bank_choice: of those candidates, keep the one with the lowest
+            AnoGAN loss (``best``) or average each term over them (``mean``,
+            a k-NN score among generated samples; maps from the nearest).
         kappa: κ, weight of the feature term of ``encoder`` (f-AnoGAN: 1).
         neighbours: k, normal training images compared with by ``feature-knn``.
         residual: the inversion score's residual term: ``l1`` (AnoGAN's
@@ -62,6 +68,8 @@ class ScoringSettings:
     restarts: int = 1
     latent_bank: int = 0
     prune_bank: bool = False
+    bank_candidates: int = 1
+    bank_choice: str = "best"
     kappa: float = 1.0
     neighbours: int = 5
     residual: str = "l1"
@@ -82,7 +90,11 @@ class ScoringSettings:
         for name in ("steps", "hybrid_steps"):
             if getattr(self, name) < 0:
                 raise AnoganError(f"{name.replace('_', ' ')} must be >= 0, got {getattr(self, name)}")
-        for name in ("restarts", "neighbours", "batch_size"):
+        if self.bank_choice not in BANK_CHOICES:
+            raise AnoganError(f"bank choice must be one of {', '.join(BANK_CHOICES)}, got {self.bank_choice!r}")
+        if self.bank_candidates > 1 and (not self.latent_bank or self.steps):
+            raise AnoganError("several bank candidates need a latent bank searched with 0 steps")
+        for name in ("restarts", "neighbours", "batch_size", "bank_candidates"):
             if getattr(self, name) < 1:
                 raise AnoganError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
         if self.latent_bank < 0:
@@ -144,6 +156,10 @@ SETTING_FLAGS = {
                     "(D-feature cosine) instead of random restarts"),
     "prune_bank": ("--prune-bank", "anogan method: keep only the latent bank's samples that are the nearest of "
                    "some normal training image stored with the bundle"),
+    "bank_candidates": ("--bank-candidates", "anogan method, latent bank with 0 steps: compare x with this many "
+                        "nearest bank samples"),
+    "bank_choice": ("--bank-choice", "with several bank candidates: keep the lowest-loss one (best) or average "
+                    "the terms (mean)"),
     "kappa": ("--kappa", "weight of the feature term of the encoder score"),
     "neighbours": ("--neighbours", "normal training images the feature-knn method compares with"),
     "residual": ("--residual", "residual term of the anogan/hybrid score: l1 (AnoGAN) or ink (over the ink)"),
@@ -155,4 +171,4 @@ SETTING_FLAGS = {
     "batch_size": ("--score-batch-size", "images per inversion batch (speed only)"),
     "jit_compile": ("--score-xla", "compile the inversion with XLA"),
 }
-SETTING_CHOICES = {"residual": RESIDUALS, "feature_distance": FEATURE_DISTANCES}
+SETTING_CHOICES = {"residual": RESIDUALS, "feature_distance": FEATURE_DISTANCES, "bank_choice": BANK_CHOICES}

@@ -98,3 +98,33 @@ class MicroBatcher:
                 if not answer.done():
                     answer.set_result(result.part(start, start + len(images)))
                 start += len(images)
+
+
+class BackgroundBatcher:
+    """A :class:`MicroBatcher` on an event loop of its own thread, for synchronous callers on many threads.
+
+    The dashboard runs each browser session's script on its own thread;
+    each calls :meth:`score` and blocks until its part of a shared batch is
+    back, so concurrent sessions share scorer calls as API requests do, and
+    the scorer (whose inversion keeps z in one variable) runs on one thread.
+
+    Example:
+        >>> batcher = BackgroundBatcher(scorer.score, max_batch=scorer.chunk_size)  # doctest: +SKIP
+        >>> batch = batcher.score(images)  # doctest: +SKIP
+    """
+
+    def __init__(self, score: Callable[[np.ndarray], ScoreBatch], max_batch: int = 64, max_wait: float = 0.02):
+        import threading
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="anogan-batcher", daemon=True)
+        self._thread.start()
+        self.batcher = MicroBatcher(score, max_batch, max_wait)
+        self._submit(self.batcher.start())
+
+    def _submit(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def score(self, images: np.ndarray) -> ScoreBatch:
+        """The scores of ``images``, batched with those of other threads calling at the same time."""
+        return self._submit(self.batcher.score(images))

@@ -41,12 +41,12 @@ if bundle_path is not None:
         uploads = uploads[:MAX_UPLOAD_FILES]
     if uploads:
         try:
-            scorer, calibration, lock = shared_scorer(bundle_path, method)
+            scorer, calibration, batcher = shared_scorer(bundle_path, method)
         except AnoganError as exc:
             st.error(str(exc))
             st.stop()
-        with st.spinner(f"scoring {len(uploads)} image(s) with {method}…"), lock:
-            results = score_uploads(scorer, calibration, [(u.name, u.getvalue()) for u in uploads])
+        with st.spinner(f"scoring {len(uploads)} image(s) with {method}…"):
+            results = score_uploads(scorer, calibration, [(u.name, u.getvalue()) for u in uploads], batcher.score)
         flags = " ".join(scorer.settings.as_flags())
         st.caption(f"Threshold {format_score(calibration.threshold)} ({calibration.rule}, from "
                    f"{len(calibration.validation_scores)} normal validation images); "

@@ -74,7 +74,8 @@ class AnoganMethod(InversionMethod):
     name = "anogan"
     summary = ("AnoGAN latent inversion (the recommended recipe's: a search among sampled latents, fast; the "
                "paper's 500 steps per image: slow on CPU)")
-    settings_keys = ("steps", "learning_rate", "restarts", "latent_bank", "prune_bank") + SCORE_KEYS
+    settings_keys = ("steps", "learning_rate", "restarts", "latent_bank", "prune_bank", "bank_candidates",
+                     "bank_choice") + SCORE_KEYS
     speed_rank = 3
 
     @classmethod
@@ -88,9 +89,11 @@ class AnoganMethod(InversionMethod):
     @classmethod
     def search_key(cls, settings) -> tuple:
         # λ weighs the loss that steps descend and that picks the best restart; a pure bank search ignores it
-        uses_loss = settings.steps > 0 or settings.restarts > 1
+        several = settings.bank_candidates > 1
+        uses_loss = settings.steps > 0 or settings.restarts > 1 or (several and settings.bank_choice == "best")
         return (cls.name, settings.steps, settings.learning_rate, settings.restarts, settings.latent_bank,
-                settings.prune_bank, settings.lam if uses_loss else None)
+                settings.prune_bank, settings.lam if uses_loss else None,
+                (settings.bank_candidates, settings.bank_choice) if several else None)
 
     def make_search(self, state: dict):
         settings = self.settings
@@ -98,7 +101,8 @@ class AnoganMethod(InversionMethod):
             return RestartSearch(self.inverter, self.bundle.latent_dim, settings.steps, settings.restarts)
         prune_with = to_model_range(self.bundle.reference_images()) if settings.prune_bank else None
         return BankSearch(self.inverter, self.bundle.generator, self.features, settings.steps,
-                          settings.latent_bank, prune_with=prune_with, latents=state.get("bank_latents"))
+                          settings.latent_bank, prune_with=prune_with, latents=state.get("bank_latents"),
+                          candidates=settings.bank_candidates, choice=settings.bank_choice)
 
 
 @register
