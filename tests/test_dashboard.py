@@ -87,7 +87,7 @@ def test_training_page_shows_losses_and_samples(app):
     assert app.title[0].value == "Training"
     assert any("epochs" in c.value for c in app.caption)
     health = [m.value for m in [*app.info, *app.warning] if m.value.startswith("Training health")]
-    assert health and "Fréchet distance" in health[0]
+    assert health and "generation not measured" in health[0]  # the tiny test bundle has too few validation images
     assert any("nearest training image" in c.value for c in app.caption)
 
 

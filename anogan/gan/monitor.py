@@ -213,6 +213,8 @@ def health_line(metadata: dict) -> str:
     if warning:
         return f"WARNING: {warning}"
     events = health.get("events", [])
+    if not health.get("last") and not events:
+        return "generation not measured (too few validation images, or --health-every 0); the losses gave no warning"
     if events:
         return (f"healthy at the end, after {len(events)} warning(s) during training (first at epoch "
                 f"{events[0]['epoch']}: {events[0]['kind']}, {events[0]['message']}); {_measured(health)}")
