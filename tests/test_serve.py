@@ -5,6 +5,7 @@ import base64
 import io
 import socket
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,3 +200,73 @@ def test_a_slow_loris_and_a_10000_file_request_are_refused_while_others_are_serv
     assert all(r.status_code == 200 and r.json()["results"][0]["error"] == "" for r in served)
     assert b" 408 " in answer
     assert server.exit_code == 0
+
+
+def _replica_pids() -> set[int]:
+    """Process ids of this machine's Ray Serve replicas of the anogan app (Ray names their processes)."""
+    from anogan.serve.ray_serve import APP_NAME, DEPLOYMENT_NAME
+
+    title = f"ServeReplica:{APP_NAME}:{DEPLOYMENT_NAME}".encode()
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if title in (entry / "cmdline").read_bytes():
+                    pids.add(int(entry.name))
+            except OSError:  # the process ended while we looked
+                continue
+    return pids
+
+
+@pytest.mark.slow
+def test_ray_serve_answers_like_local_and_a_killed_replica_is_replaced(scoring_bundle_copy, uploads):
+    """Two replicas on a local Ray: the answers of anogan score; SIGKILL one while clients keep posting,
+    and only requests in flight fail, with a 5xx that succeeds when retried; Ray starts a new replica."""
+    import concurrent.futures
+    import os
+    import signal
+
+    import httpx
+
+    pytest.importorskip("ray.serve")
+    args = ["--model", str(scoring_bundle_copy.path), "--method", "feature-knn", "--engine", "ray", "--replicas", "2"]
+    files = [("files", u) for u in uploads]
+    with ServerProcess(args, 300) as server:
+        first = httpx.post(f"{server.base_url}/v1/score", files=files, timeout=60)
+        replicas = _replica_pids()
+        assert len(replicas) == 2
+
+        def post_until_answered() -> tuple[dict, list[int]]:
+            failures = []
+            with httpx.Client(base_url=server.base_url, timeout=60) as client:
+                while True:
+                    try:
+                        answer = client.post("/v1/score", files=files)
+                    except httpx.TransportError:
+                        failures.append(0)
+                        continue
+                    if answer.status_code == 200:
+                        return answer.json(), failures
+                    failures.append(answer.status_code)
+
+        with concurrent.futures.ThreadPoolExecutor(4) as clients:
+            posted = [clients.submit(post_until_answered) for _ in range(8)]
+            time.sleep(0.5)
+            os.kill(sorted(replicas)[0], signal.SIGKILL)
+            posted += [clients.submit(post_until_answered) for _ in range(32)]
+            answers = [future.result(timeout=300) for future in posted]
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and len(_replica_pids() - replicas) < 1:
+            time.sleep(1)
+        replaced = _replica_pids()
+    assert server.exit_code == 0
+    assert first.status_code == 200
+    expected = _expected(scoring_bundle_copy, uploads)
+    for answer, _ in [(first.json(), []), *answers]:
+        assert [r["score"] for r in answer["results"][:3]] == pytest.approx([row["score"] for row in expected[:3]],
+                                                                            rel=1e-6)
+        assert answer["results"][3]["error"]
+    failures = [status for _, statuses in answers for status in statuses]
+    assert all(status >= 500 or status == 0 for status in failures), failures
+    assert len(failures) <= 8  # at most the requests in flight on the killed replica, a few clients' worth
+    assert len(replaced - replicas) == 1 and len(replaced) == 2

@@ -6,6 +6,7 @@ import argparse
 import os
 import signal
 import sys
+import threading
 
 from anogan.cli.options import is_loopback
 from anogan.errors import AnoganError
@@ -39,6 +40,14 @@ def add_parsers(commands) -> None:
     serve.add_argument("--max-files", type=int, default=256, help="images per request at most (default 256)")
     serve.add_argument("--request-timeout", type=float, default=30.0, metavar="SECONDS",
                        help="a request taking longer is answered 408 (default 30)")
+    serve.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: one process (default); ray: a Ray Serve deployment of --replicas replicas "
+                       "behind Ray's HTTP proxy (needs pip install \"anogan[ray]\")")
+    serve.add_argument("--replicas", type=int, default=1, metavar="N", help="replicas on Ray (default 1)")
+    serve.add_argument("--replica-cpus", type=float, default=1.0, metavar="CPUS",
+                       help="CPUs reserved per replica on Ray (default 1)")
+    serve.add_argument("--ray-address", metavar="HOST:PORT",
+                       help="join this Ray cluster (or auto) instead of starting a local Ray")
     serve.set_defaults(handler=serve_command)
 
 
@@ -52,16 +61,51 @@ def serve_command(args: argparse.Namespace) -> int:
 
     token = os.environ.get(TOKEN_VARIABLE) or None
     _check_exposure(args.host, token, args.insecure_no_auth)
-    service = ScoringService(args.model, args.method, args.recipe, args.max_batch, args.max_wait_ms / 1000,
-                             args.batching)
+    service_kwargs = dict(model=args.model, method=args.method, recipe=args.recipe, max_batch=args.max_batch,
+                          max_wait=args.max_wait_ms / 1000, batching=args.batching)
     limits = ServeLimits(max_files=args.max_files, request_timeout=args.request_timeout)
-    print(f"serving {args.model} on http://{args.host}:{args.port} (docs at /docs)"
-          + (", bearer token required" if token else ""), flush=True)
+    if args.engine == "ray":
+        return _serve_on_ray(args, service_kwargs, token, limits)
+    service = ScoringService(**service_kwargs)
+    _announce(args, token)
     # uvicorn stops cleanly on SIGTERM and Ctrl-C (the requests in flight finish, then the app's shutdown runs)
     # and then raises the signal again; ending there with status 0 says the stop was the one asked for
     signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(create_app(service, token, limits), host=args.host, port=args.port, log_level="warning",
                 timeout_graceful_shutdown=10)
+    return 0
+
+
+def _announce(args: argparse.Namespace, token) -> None:
+    replicas = f" with {args.replicas} replicas on Ray" if args.engine == "ray" else ""
+    print(f"serving {args.model}{replicas} on http://{args.host}:{args.port} (docs at /docs)"
+          + (", bearer token required" if token else ""), flush=True)
+
+
+def _serve_on_ray(args: argparse.Namespace, service_kwargs: dict, token, limits) -> int:
+    if args.replicas < 1 or args.replica_cpus <= 0:
+        raise AnoganError("--replicas must be at least 1 and --replica-cpus positive")
+    try:
+        from anogan.serve.ray_serve import RayServeOptions, run_on_ray, stop_on_ray
+    except ImportError:
+        raise AnoganError('anogan serve --engine ray needs Ray Serve: pip install "anogan[ray]"') from None
+    options = RayServeOptions(args.replicas, args.replica_cpus, args.host, args.port, args.ray_address)
+    stop = threading.Event()
+
+    def stop_on_signals():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+
+    stop_on_signals()
+    try:
+        run_on_ray(service_kwargs, token, limits, options)  # returns once every replica is warm
+        stop_on_signals()  # again: starting Ray replaced them with its own, which abort the process
+        _announce(args, token)
+        while not stop.wait(0.5):  # a short wait, so the signal handler runs promptly
+            pass
+    finally:
+        stop_on_ray()
+    print("anogan serve: stopped", flush=True)
     return 0
 
 

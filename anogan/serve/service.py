@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -29,6 +29,9 @@ class ScoringService:
         model: the bundle's folder.
         method, recipe: as ``anogan score`` takes them (default: the bundle's recipe).
         max_batch, max_wait, batching: the micro-batcher's settings (see :class:`MicroBatcher`).
+        batcher_type: what collects concurrent requests into scorer calls, built as
+            ``batcher_type(score, max_batch, max_wait, batching)``: the :class:`MicroBatcher`, or on Ray
+            Serve the one built on ``@serve.batch`` (:class:`anogan.serve.ray_serve.ServeBatcher`).
     """
 
     model: str
@@ -37,6 +40,7 @@ class ScoringService:
     max_batch: Optional[int] = None
     max_wait: float = 0.005
     batching: bool = True
+    batcher_type: Callable = MicroBatcher
     scorer: object = field(default=None, init=False)
     calibration: object = field(default=None, init=False)
     batcher: Optional[MicroBatcher] = field(default=None, init=False)
@@ -49,7 +53,7 @@ class ScoringService:
     async def start(self) -> None:
         """Build the scorer and calibration and score one image, so the first request finds them warm."""
         await asyncio.to_thread(self._load)  # seconds of loading (and a first calibration) off the event loop
-        self.batcher = MicroBatcher(self.scorer.score, self.max_batch or self.scorer.chunk_size, self.max_wait,
+        self.batcher = self.batcher_type(self.scorer.score, self.max_batch or self.scorer.chunk_size, self.max_wait,
                                     self.batching)
         await self.batcher.start()
         await self.batcher.score(np.zeros((1, 28, 28), np.uint8))
