@@ -1,13 +1,14 @@
 """Load on `anogan serve`, with micro-batching on and off: latency, throughput, errors and memory.
 
     python benchmarks/serve_load.py --model runs/recommended/mnist_class3_seed0_recommended \
-        --data ../shared/data/mnist.npz
+        --data ../shared/data/mnist.npz [--ray-replicas 2]
 
 For each mode a server is started on loopback (``anogan serve``, the bundle's recipe), and
 ``--clients`` concurrent clients each post ``--images`` MNIST test images as PNGs per request, one
 request after another, for ``--seconds`` seconds. Records requests, errors, images/s, p50 and p95
 latency and the server's peak resident memory (VmHWM), and the ratio of images/s with micro-batching
-on to off. The clients run in this process, on the same machine: they take CPU the server could use.
+on to off. With ``--ray-replicas N`` a third mode serves through Ray Serve (``--engine ray``, N
+replicas, batching on); its memory is the sum of the replicas' peaks. The clients run in this process, on the same machine: they take CPU the server could use.
 Writes ``benchmarks/results/serve_load.json`` and ``.md``.
 """
 
@@ -74,13 +75,22 @@ async def _load(base: str, requests: list[list[tuple]], clients: int, seconds: f
             "p95_seconds": round(float(np.percentile(latencies, 95)), 3)}
 
 
-def run_mode(model: str, batching: bool, requests, clients: int, seconds: float) -> dict:
+def run_mode(model: str, batching: bool, requests, clients: int, seconds: float, replicas: int = 0) -> dict:
     from anogan.serve.process import ServerProcess
 
-    with ServerProcess(["--model", model] + ([] if batching else ["--no-batching"])) as server:
+    args = ["--model", model] + ([] if batching else ["--no-batching"])
+    if replicas:
+        args += ["--engine", "ray", "--replicas", str(replicas)]
+    with ServerProcess(args) as server:
         result = asyncio.run(_load(server.base_url, requests, clients, seconds))
-        result["server_peak_rss_mb"] = round(_peak_rss_mb(server.pid), 1)
-    return {"micro_batching": batching, **result, "server_exit_code": server.exit_code}
+        if replicas:
+            from anogan.serve.ray_serve import local_replica_pids
+
+            result["server_peak_rss_mb"] = round(sum(_peak_rss_mb(pid) for pid in local_replica_pids()), 1)
+        else:
+            result["server_peak_rss_mb"] = round(_peak_rss_mb(server.pid), 1)
+    mode = f"ray-{replicas}" if replicas else "local"
+    return {"engine": mode, "micro_batching": batching, **result, "server_exit_code": server.exit_code}
 
 
 def main() -> None:
@@ -90,6 +100,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--images", type=int, default=8, help="images per request (default 8)")
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--ray-replicas", type=int, default=0, metavar="N",
+                        help="also measure Ray Serve with N replicas (default: not)")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/serve_load.json"))
     args = parser.parse_args()
     clients, seconds = min(args.clients, MAX_CLIENTS), min(args.seconds, MAX_SECONDS)
@@ -97,14 +109,16 @@ def main() -> None:
     requests = [[("files", (f"{i + j}.png", _png(test[i + j]), "image/png")) for j in range(args.images)]
                 for i in range(0, len(test) - args.images, args.images)]
     modes = [run_mode(args.model, batching, requests, clients, seconds) for batching in (True, False)]
+    if args.ray_replicas:
+        modes.append(run_mode(args.model, True, requests, clients, seconds, args.ray_replicas))
     report = {"model": args.model, "clients": clients, "images_per_request": args.images, "seconds": seconds,
               "modes": modes, "throughput_ratio_on_to_off": round(modes[0]["images_per_second"]
                                                                   / max(modes[1]["images_per_second"], 1e-9), 2),
               "command": " ".join(["python", "benchmarks/serve_load.py", *sys.argv[1:]])}
     write_json_atomic(args.out, report)
-    rows = ["| micro-batching | requests | errors | images/s | p50 (s) | p95 (s) | server peak RSS (MB) |",
-            "|---|---|---|---|---|---|---|"]
-    rows += [f"| {'on' if m['micro_batching'] else 'off'} | {m['requests']} | {m['errors']} | "
+    rows = ["| engine | micro-batching | requests | errors | images/s | p50 (s) | p95 (s) | server peak RSS (MB) |",
+            "|---|---|---|---|---|---|---|---|"]
+    rows += [f"| {m['engine']} | {'on' if m['micro_batching'] else 'off'} | {m['requests']} | {m['errors']} | "
              f"{m['images_per_second']} | {m['p50_seconds']} | {m['p95_seconds']} | {m['server_peak_rss_mb']} |"
              for m in modes]
     write_text_atomic(args.out.with_suffix(".md"), "\n".join(rows) + f"\n\nimages/s ratio on/off: "

@@ -5,7 +5,6 @@ import base64
 import io
 import socket
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,19 +202,9 @@ def test_a_slow_loris_and_a_10000_file_request_are_refused_while_others_are_serv
 
 
 def _replica_pids() -> set[int]:
-    """Process ids of this machine's Ray Serve replicas of the anogan app (Ray names their processes)."""
-    from anogan.serve.ray_serve import APP_NAME, DEPLOYMENT_NAME
+    from anogan.serve.ray_serve import local_replica_pids
 
-    title = f"ServeReplica:{APP_NAME}:{DEPLOYMENT_NAME}".encode()
-    pids = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if title in (entry / "cmdline").read_bytes():
-                    pids.add(int(entry.name))
-            except OSError:  # the process ended while we looked
-                continue
-    return pids
+    return set(local_replica_pids())
 
 
 @pytest.mark.slow

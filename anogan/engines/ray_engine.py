@@ -193,17 +193,23 @@ class RayEngine:
         return [results[ref] for ref in refs]
 
 
-def local_scoring_actor_pids() -> list[int]:
-    """Process ids of the scoring actors running on this machine (Linux), e.g. to watch their memory."""
+def local_pids_named(name: str) -> list[int]:
+    """Process ids of this machine's processes whose command line holds ``name`` (Linux): Ray titles
+    an actor's process after its class, so this finds actors, e.g. to watch their memory."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if _ScoringActor.__name__.encode() in (entry / "cmdline").read_bytes():
+                if name.encode() in (entry / "cmdline").read_bytes():
                     pids.append(int(entry.name))
             except OSError:  # the process ended while we looked
                 continue
     return pids
+
+
+def local_scoring_actor_pids() -> list[int]:
+    """Process ids of the scoring actors running on this machine (Linux)."""
+    return local_pids_named(_ScoringActor.__name__)
 
 
 def _check_reachable(address: Optional[str], timeout: float = 5.0) -> None:

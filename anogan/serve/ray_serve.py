@@ -110,6 +110,13 @@ def scoring_application(service_kwargs: dict, token: Optional[str], limits: Serv
     return AnoganScoring.bind()
 
 
+def local_replica_pids() -> list[int]:
+    """Process ids of this machine's replicas of the anogan app (Ray titles them ``ServeReplica:APP:NAME``)."""
+    from anogan.engines.ray_engine import local_pids_named
+
+    return local_pids_named(f"ServeReplica:{APP_NAME}:{DEPLOYMENT_NAME}")
+
+
 def run_on_ray(service_kwargs: dict, token: Optional[str], limits: ServeLimits, options: RayServeOptions) -> None:
     """Deploy the application and return once every replica is warm (Ray and Serve keep running)."""
     from anogan.engines.ray_engine import RayEngine
