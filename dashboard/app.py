@@ -5,11 +5,12 @@ A thin layer over the library: every score, threshold and metric comes from
 """
 
 import streamlit as st
-from ui import require_token
+from ui import keep_keras_state_between_reruns, require_token
 
 # No page or Material icons: Streamlit fetches emoji favicons and the Material font from outside servers, and
 # the dashboard makes no outside requests (its default favicon is served by the dashboard itself).
 st.set_page_config(page_title="anogan", layout="wide")
+keep_keras_state_between_reruns()
 require_token()
 
 pages = [
