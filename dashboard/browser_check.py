@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,17 +20,14 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator, Optional, Sequence
 
+from anogan.cli.dashboard import streamlit_settings
+from anogan.serve.process import free_port
+
 APP = Path(__file__).resolve().parent / "app.py"
 CHROMIUM = "/usr/bin/chromium"
 PAGES = {"score": "", "results": "results", "training": "training", "about": "about"}
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -41,8 +37,7 @@ def serve_dashboard(runs_dir: Path, port: Optional[int] = None,
     port = port or free_port()
     env = {**os.environ, "ANOGAN_RUNS_DIR": str(Path(runs_dir).resolve())}
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
-               "--server.address", "127.0.0.1", "--server.port", str(port),
-               "--browser.gatherUsageStats", "false"]
+               *streamlit_settings("127.0.0.1", port)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from anogan.cli import main
 from anogan.experiments.evaluation import spreadsheet_safe
+from anogan.serve.process import free_port
 
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 TOKEN = "correct horse battery staple"
@@ -33,15 +33,9 @@ def _listening_addresses(port: int) -> set[str]:
     return addresses
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads Linux's socket table")
 def test_dashboard_listens_on_localhost_only_and_stops_on_sigterm(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("ANOGAN_DASHBOARD_TOKEN", None)
     process = subprocess.Popen([sys.executable, "-m", "anogan", "dashboard", "--runs-dir", str(tmp_path),

@@ -41,6 +41,16 @@ def dashboard_app_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "app.py"
 
 
+def streamlit_settings(host: str, port: int) -> list[str]:
+    """The ``streamlit run`` options of every dashboard server (the command's and the browser checks')."""
+    return ["--server.address", host, "--server.port", str(port),
+            "--server.maxUploadSize", str(MAX_FILE_BYTES // 2**20),
+            "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",
+            # Streamlit runs a full garbage collection after every script run; with TensorFlow's heap
+            # loaded that took a third of the server's CPU with 8 sessions scoring (py-spy)
+            "--runner.postScriptGC", "false"]
+
+
 def dashboard_command(args: argparse.Namespace) -> int:
     app = dashboard_app_path()
     if not app.is_file():
@@ -50,9 +60,7 @@ def dashboard_command(args: argparse.Namespace) -> int:
         raise AnoganError(f"runs directory not found: {runs}")
     _check_exposure(args)
     extra = [a for a in args.streamlit_args if a != "--"]
-    settings = ["--server.address", args.host, "--server.port", str(args.port),
-                "--server.maxUploadSize", str(MAX_FILE_BYTES // 2**20),
-                "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+    settings = streamlit_settings(args.host, args.port)
     env = {**os.environ, "ANOGAN_RUNS_DIR": str(runs)}
     print(f"dashboard over {runs} on http://{args.host}:{args.port}", flush=True)
     # Streamlit replaces this process, so Ctrl-C and SIGTERM reach the server itself.
