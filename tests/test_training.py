@@ -204,14 +204,36 @@ def test_the_adam_settings_train_both_networks_and_are_recorded(tmp_path, shapes
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ema", [0.0, 0.9])
-def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, shapes_npz, ema):
-    # the checkpoint carries the optimisers (with their weight averages), the noise and the Dropout states
+@pytest.mark.parametrize("ema, discriminator, augment", [(0.0, "document", ""), (0.9, "document", ""),
+                                                          (0.0, "spectral", "translation,cutout")])
+def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path, shapes_npz, ema, discriminator,
+                                                                     augment):
+    # the checkpoint carries the optimisers (with their weight averages), the noise, the Dropout states,
+    # the augmentation's random state and spectral normalisation's vectors
     common = dict(normal=[0], data=shapes_npz, batch_size=32, seed=3, progress=False,
-                  generator_ema=ema, discriminator_ema=ema)
+                  generator_ema=ema, discriminator_ema=ema, discriminator=discriminator, diff_augment=augment)
     straight = _train("mnist", epochs=2, out=tmp_path / "straight", **common)
     _train("mnist", epochs=1, out=tmp_path / "resumed", **common)
     resumed = _train("mnist", epochs=2, out=tmp_path / "resumed", resume=True, **common)
     for model in ("generator", "discriminator"):
         for left, right in zip(_weights(getattr(straight, model)), _weights(getattr(resumed, model))):
             assert np.array_equal(left, right)
+
+
+def test_a_discriminator_kind_and_diffaugment_train_a_bundle_that_scores(tmp_path, shapes_npz):
+    from anogan.scoring.scorer import Scorer
+
+    bundle = _train("mnist", epochs=1, out=tmp_path / "run", normal=[0], data=shapes_npz, batch_size=32,
+                    discriminator="wide-spectral", diff_augment="translation,cutout")
+    kinds = [type(layer).__name__ for layer in load_bundle(bundle.path).discriminator.layers]
+    assert kinds.count("SpectralNormalization") == 3
+    assert load_bundle(bundle.path).discriminator.layers[0].layer.filters == 128
+    assert bundle.metadata["training"]["diff_augment"] == "translation,cutout"
+    features = make_feature_extractor(bundle.discriminator)(np.zeros((1, 28, 28, 1), np.float32))
+    assert features.shape == (1, 7 * 7 * 128)  # f(x) keeps its size
+    scores = Scorer(bundle, "feature-knn").score(np.zeros((2, 28, 28), np.uint8)).score
+    assert np.isfinite(scores).all()
+    with pytest.raises(AnoganError, match="discriminator"):
+        TrainConfig("mnist", normal=[0], epochs=1, discriminator="huge")
+    with pytest.raises(AnoganError, match="augmentation"):
+        TrainConfig("mnist", normal=[0], epochs=1, diff_augment="rotation")

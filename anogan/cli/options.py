@@ -56,11 +56,18 @@ def add_recipe_options(parser: argparse.ArgumentParser, val_fraction: Optional[f
         if name == "encoder_epochs" and not encoder:
             continue
         default = val_fraction if name == "val_fraction" else None
-        shown = f"default {default:g}" if default is not None else f"{DEFAULT_RECIPE}: {getattr(recommended, name):g}"
+        shown = f"default {default:g}" if default is not None else \
+            f"{DEFAULT_RECIPE}: {_shown(getattr(recommended, name))}"
         if name == "min_steps" and min_steps_note:
             shown = min_steps_note
         group.add_argument(flag, dest=f"train_{name}", type=type(getattr(recommended, name)), default=default,
                            metavar=name.upper(), help=f"{text} ({shown})")
+
+
+def _shown(value) -> str:
+    if isinstance(value, str):
+        return value or "none"
+    return f"{value:g}"
 
 
 def training_overrides(args: argparse.Namespace) -> dict:

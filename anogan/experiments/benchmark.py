@@ -40,7 +40,7 @@ progress_log = logging.getLogger("anogan.progress")
 
 # the training settings every result records, as the bundle was trained
 TRAINED_FIELDS = ("epochs", "batch_size", "precision", "generator_ema", "discriminator_ema", "learning_rate", "beta_1",
-                  "min_steps", "val_fraction")
+                  "min_steps", "val_fraction", "discriminator", "diff_augment")
 
 
 def parse_classes(text: str) -> list[int]:

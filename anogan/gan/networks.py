@@ -18,6 +18,9 @@ LATENT_DIM = 100
 IMAGE_SHAPE = (28, 28, 1)
 FEATURE_LAYER = "features"
 PRECISIONS = ("float32", "mixed_bfloat16")
+# The discriminator's architecture: the document's, twice the first layer's filters (wide), either with spectral
+# normalisation of every weight layer (Miyato et al. 2018), candidates measured against the document's.
+DISCRIMINATORS = ("document", "wide", "spectral", "wide-spectral")
 
 
 def check_precision(precision: str) -> None:
@@ -59,24 +62,43 @@ def make_generator(latent_dim: int = LATENT_DIM, precision: str = "float32") -> 
     )
 
 
-def make_discriminator(precision: str = "float32") -> keras.Model:
-    """image (28, 28, 1) -> one real/fake logit (see :func:`make_generator` for ``precision``)."""
+def check_discriminator(kind: str) -> None:
+    if kind not in DISCRIMINATORS:
+        from anogan.errors import AnoganError
+
+        raise AnoganError(f"unknown discriminator {kind!r}; choose one of {', '.join(DISCRIMINATORS)}")
+
+
+def make_discriminator(precision: str = "float32", kind: str = "document") -> keras.Model:
+    """image (28, 28, 1) -> one real/fake logit (see :func:`make_generator` for ``precision``).
+
+    ``kind`` (:data:`DISCRIMINATORS`): ``document`` is the seed document's network; ``wide`` doubles
+    the first convolution's filters (128) and keeps the second's, so f(x) keeps its 6,272 numbers
+    (and a latent bank its size); ``spectral`` wraps each convolution and the logit layer in Keras'
+    ``SpectralNormalization``. The features f(x) are the flattened last convolution in every kind.
+    """
     import keras
     from keras import layers
 
     check_precision(precision)
+    check_discriminator(kind)
     hidden = {"dtype": precision}
+    first_filters = 128 if kind.startswith("wide") else 64
+
+    def weighted(layer):
+        return layers.SpectralNormalization(layer, dtype=layer.dtype_policy) if kind.endswith("spectral") else layer
+
     return keras.Sequential(
         [
             keras.Input(IMAGE_SHAPE),
-            layers.Conv2D(64, 5, strides=2, padding="same", **hidden),
+            weighted(layers.Conv2D(first_filters, 5, strides=2, padding="same", **hidden)),
             layers.LeakyReLU(**hidden),
             layers.Dropout(0.3, **hidden),
-            layers.Conv2D(128, 5, strides=2, padding="same", **hidden),
+            weighted(layers.Conv2D(128, 5, strides=2, padding="same", **hidden)),
             layers.LeakyReLU(**hidden),
             layers.Dropout(0.3, **hidden),
             layers.Flatten(name=FEATURE_LAYER, dtype="float32"),
-            layers.Dense(1, dtype="float32"),
+            weighted(layers.Dense(1, dtype="float32")),
         ],
         name="discriminator",
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from anogan.errors import AnoganError
+from anogan.gan.augment import DiffAugment
 
 # the document's Adam(1e-4), with Keras' default beta_1
 GAN_LEARNING_RATE = 1e-4
@@ -45,11 +46,13 @@ class GANTrainer:
             map) is the average, while training uses the raw D throughout.
         learning_rate, beta_1: Adam's, for both networks (the document's
             1e-4 and Keras' 0.9 by default; DCGAN's paper used 2e-4 and 0.5).
+        augment: a DiffAugment policy (:mod:`anogan.gan.augment`) for every image D sees in
+            training; ``""`` (the document's) shows D the images as they are.
     """
 
     def __init__(self, generator, discriminator, seed: int = 0, jit_compile: bool = False,
                  generator_ema: float = 0.0, discriminator_ema: float = 0.0,
-                 learning_rate: float = GAN_LEARNING_RATE, beta_1: float = GAN_BETA_1):
+                 learning_rate: float = GAN_LEARNING_RATE, beta_1: float = GAN_BETA_1, augment: str = ""):
         import keras
         import tensorflow as tf
 
@@ -62,6 +65,7 @@ class GANTrainer:
         self.generator_optimizer.build(generator.trainable_variables)
         self.discriminator_optimizer.build(discriminator.trainable_variables)
         self.noise = tf.random.Generator.from_seed(seed)
+        self.augment = DiffAugment(augment, seed) if augment else None
         self.train_step = tf.function(self._train_step, jit_compile=jit_compile)
         self._averaged = None
 
@@ -83,8 +87,8 @@ class GANTrainer:
         noise = self.noise.normal([tf.shape(images)[0], self.latent_dim])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             generated_images = self.generator(noise, training=True)
-            real_output = self.discriminator(images, training=True)
-            fake_output = self.discriminator(generated_images, training=True)
+            real_output = self.discriminator(self._seen_by_d(images), training=True)
+            fake_output = self.discriminator(self._seen_by_d(generated_images), training=True)
             gen_loss = self.generator_loss(fake_output)
             disc_loss = self.discriminator_loss(real_output, fake_output)
         gen_gradients = gen_tape.gradient(gen_loss, self.generator.trainable_variables)
@@ -94,6 +98,9 @@ class GANTrainer:
             zip(disc_gradients, self.discriminator.trainable_variables)
         )
         return gen_loss, disc_loss
+
+    def _seen_by_d(self, images):
+        return images if self.augment is None else self.augment(images)
 
     def averaged_generator(self):
         """The generator the bundle will get: G itself, or, with G's EMA on, a copy holding the current
@@ -130,6 +137,8 @@ class GANTrainer:
         for i, variable in enumerate(self._dropout_states()):
             state[f"dropout_{i:04d}"] = np.asarray(variable)
         state["noise_state"] = self.noise.state.numpy()
+        if self.augment is not None:
+            state["augment_state"] = self.augment.state.numpy()
         return state
 
     def restore_optimizer_state(self, state: dict[str, np.ndarray]) -> None:
@@ -143,3 +152,5 @@ class GANTrainer:
         for key, variable in zip(sorted(k for k in state if k.startswith("dropout_")), self._dropout_states()):
             variable.assign(state[key])
         self.noise.reset(state["noise_state"])
+        if self.augment is not None and "augment_state" in state:
+            self.augment.random.reset(state["augment_state"])

@@ -78,6 +78,8 @@ class TrainConfig:
     learning_rate: float = GAN_LEARNING_RATE
     beta_1: float = GAN_BETA_1
     min_steps: int = 0
+    discriminator: str = "document"
+    diff_augment: str = ""
     recipe: Optional[dict] = None
 
     def __post_init__(self):
@@ -85,7 +87,8 @@ class TrainConfig:
         object.__setattr__(self, "normal", tuple(str(n) for n in normal))
         if self.data is not None:
             object.__setattr__(self, "data", str(self.data))
-        from anogan.gan.networks import check_precision
+        from anogan.gan.augment import parse_policy
+        from anogan.gan.networks import check_discriminator, check_precision
 
         if self.epochs < 1:
             raise AnoganError(f"epochs must be at least 1, got {self.epochs}")
@@ -94,6 +97,8 @@ class TrainConfig:
         if self.latent_dim < 1:
             raise AnoganError(f"latent size must be at least 1, got {self.latent_dim}")
         check_precision(self.precision)
+        check_discriminator(self.discriminator)
+        parse_policy(self.diff_augment)
         for role in ("generator", "discriminator"):
             momentum = getattr(self, f"{role}_ema")
             if not 0.0 <= momentum < 1.0:
@@ -307,10 +312,10 @@ def _trainer(run: RunDirectory, config: TrainConfig, start_epoch: int) -> GANTra
     from anogan.gan.networks import make_discriminator, make_generator
 
     options = (config.seed, config.jit_compile, config.generator_ema, config.discriminator_ema,
-               config.learning_rate, config.beta_1)
+               config.learning_rate, config.beta_1, config.diff_augment)
     if start_epoch == 0:
-        return GANTrainer(make_generator(config.latent_dim, config.precision), make_discriminator(config.precision),
-                          *options)
+        return GANTrainer(make_generator(config.latent_dim, config.precision),
+                          make_discriminator(config.precision, config.discriminator), *options)
     models, state = run.load_checkpoint(start_epoch)
     trainer = GANTrainer(models["generator"], models["discriminator"], *options)
     trainer.restore_optimizer_state(state)
@@ -334,7 +339,7 @@ def _save_bundle(run: RunDirectory, config: TrainConfig, split: OneClassSplit, t
         path=run.path,
         metadata=metadata,
         generator=as_float32(trainer.generator, make_generator, config.latent_dim),
-        discriminator=as_float32(trainer.discriminator, make_discriminator),
+        discriminator=as_float32(trainer.discriminator, make_discriminator, "float32", config.discriminator),
     )
     bundle.save(split.x_val, split.x_train)
     return bundle

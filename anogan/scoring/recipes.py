@@ -64,6 +64,8 @@ class TrainingSettings:
     learning_rate: float = GAN_LEARNING_RATE
     beta_1: float = GAN_BETA_1
     min_steps: int = 0
+    discriminator: str = "document"
+    diff_augment: str = ""
     encoder_epochs: int = 30
 
 
@@ -81,6 +83,10 @@ TRAINING_FLAGS = {
     "discriminator_ema": ("--discriminator-ema", "the same for D, whose features the scorers use"),
     "learning_rate": ("--gan-lr", f"Adam's learning rate for G and D (the document's: {GAN_LEARNING_RATE:g})"),
     "beta_1": ("--gan-beta1", f"Adam's beta_1 for G and D (the document's: {GAN_BETA_1:g})"),
+    "discriminator": ("--discriminator", "D's architecture: document, wide (first layer 128 filters), spectral "
+                      "(spectral normalisation) or wide-spectral"),
+    "diff_augment": ("--diff-augment", "DiffAugment policy for every image D sees in training: translation, "
+                     "cutout or both, comma-separated (empty: none)"),
     "encoder_epochs": ("--encoder-epochs", "f-AnoGAN encoder epochs, for the methods that use one"),
 }
 
