@@ -47,7 +47,8 @@ def analyse(bundle_path: str, dataset) -> tuple[dict, dict]:
         members = dataset.y_test == label
         per_class[name] = round(float(flagged[members].mean()) * 100, 1)
     entry = {
-        "bundle": Path(bundle_path).name, "method": scorer.method, "recipe": getattr(bundle_recipe(bundle), "name", None),
+        "bundle": Path(bundle_path).name, "method": scorer.method,
+        "recipe": getattr(bundle_recipe(bundle), "name", None),
         "normal_classes": [dataset.class_names[c] for c in sorted(normal)], "normal_labels": sorted(normal),
         "threshold": float(calibration.threshold),
         "promised_false_positive_rate": calibration.expected_false_positive_rate,
@@ -97,6 +98,18 @@ def draw(entry: dict, shown: dict, threshold: float, path: Path) -> None:
     plt.close(figure)
 
 
+def write_report(out: Path, report: dict) -> None:
+    write_json_atomic(out, report)
+    rows = ["| bundle | normals flagged | anomalies flagged | least-flagged anomalous classes (% flagged) |",
+            "|---|---:|---:|---|"]
+    for entry in report["bundles"].values():
+        worst = ", ".join(f"{name} {entry['flagged_percent_by_anomalous_class'][name]}"
+                          for name in entry["worst_passing_classes"])
+        rows.append(f"| {entry['bundle']} | {entry['normals_flagged_percent']} % | "
+                    f"{entry['anomalies_flagged_percent']} % | {worst} |")
+    write_text_atomic(out.with_suffix(".md"), "\n".join(rows) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("bundles", nargs="+")
@@ -115,15 +128,7 @@ def main() -> None:
                                      "--data", args.data, bundle_path])
         report["bundles"][entry["bundle"]] = entry
         print(json.dumps(entry), flush=True)
-    write_json_atomic(out, report)
-    rows = ["| bundle | normals flagged | anomalies flagged | least-flagged anomalous classes (% flagged) |",
-            "|---|---:|---:|---|"]
-    for entry in report["bundles"].values():
-        worst = ", ".join(f"{name} {entry['flagged_percent_by_anomalous_class'][name]}"
-                          for name in entry["worst_passing_classes"])
-        rows.append(f"| {entry['bundle']} | {entry['normals_flagged_percent']} % | "
-                    f"{entry['anomalies_flagged_percent']} % | {worst} |")
-    write_text_atomic(out.with_suffix(".md"), "\n".join(rows) + "\n")
+        write_report(out, report)  # after each bundle, so a later failure loses nothing
 
 
 if __name__ == "__main__":
