@@ -8,6 +8,8 @@
 * :mod:`~anogan.serve.app`: the FastAPI app: ``/healthz``, ``/readyz``, ``/v1/model`` and
   ``/v1/score`` (multipart files or JSON base64 images), a bearer token when asked for, and limits on
   body size, file count, pixels and time;
+* :mod:`~anogan.serve.ray_serve`: the same app as a Ray Serve deployment of N replicas
+  (``anogan serve --engine ray``), ``@serve.batch`` doing the micro-batching;
 * :mod:`~anogan.serve.process`: ``anogan serve`` in a child process on a free loopback port (tests and
   the load script).
 
