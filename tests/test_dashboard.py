@@ -174,3 +174,23 @@ def test_results_page_gallery_compare_and_the_bundles_threshold(app):
     app.multiselect(key="compare").set_value([app.multiselect(key="compare").options[0]]).run()
     assert not app.exception
     assert list(app.table[-1].value.columns) == ["auroc", "auprc"]
+
+
+def test_streamlit_keeps_the_shared_keras_state_between_reruns_but_still_closes_figures(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import keras
+    import matplotlib.pyplot as plt
+    from streamlit.runtime.scriptrunner import script_runner
+
+    monkeypatch.syspath_prepend(str(Path(APP).parent))
+    monkeypatch.setattr(script_runner, "_clean_problem_modules", script_runner._clean_problem_modules)
+    from ui import keep_keras_state_between_reruns
+
+    cleared = []
+    monkeypatch.setattr(keras.backend, "clear_session", lambda *a, **k: cleared.append(1))
+    keep_keras_state_between_reruns()
+    plt.figure()
+    script_runner._clean_problem_modules()  # what Streamlit runs after every script run
+    assert cleared == [] and plt.get_fignums() == []
