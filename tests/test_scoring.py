@@ -221,6 +221,42 @@ def test_ink_residual_and_cosine_terms_are_bounded_and_the_default_is_anogan(sco
     np.testing.assert_allclose(paper.residual_score, terms.residual_l1)
 
 
+def test_aligned_residual_forgives_a_one_pixel_shift_and_multiscale_a_move_within_a_block():
+    import tensorflow as tf
+
+    from anogan.scoring.inversion import aligned_residual, multiscale_residual
+
+    def bar(column):
+        ink = np.zeros((1, 28, 28, 1), np.float32)
+        ink[0, 4:24, column, 0] = 1.0
+        return tf.constant(ink)
+
+    x = bar(12)
+    pixel = float(tf.reduce_sum(tf.abs(x - bar(13))))
+    assert pixel == 40.0
+    assert float(aligned_residual(x, bar(13))[0]) == 0.0
+    assert float(aligned_residual(x, bar(15))[0]) == 40.0  # three pixels away: no shift of one pixel fits
+    assert float(multiscale_residual(x, x)[0]) == 0.0
+    # columns 12 and 13 share their 2x2 and 4x4 blocks: only the pixel scale sees the move
+    assert float(multiscale_residual(x, bar(13))[0]) == pytest.approx(pixel / 3)
+
+
+@pytest.mark.parametrize("residual", ["multiscale", "aligned"])
+def test_new_residuals_are_bounded_and_standardise(scoring_bundle, shapes_dataset, fast_settings, residual):
+    from dataclasses import replace
+
+    terms = Scorer(scoring_bundle, "hybrid", fast_settings).invert(shapes_dataset.x_test)
+    values = getattr(terms, f"residual_{residual}")
+    assert ((values >= 0) & (values <= 1)).all()
+    if residual == "aligned":  # the unshifted G(z) is one of the shifts tried
+        assert (values <= terms.residual_ink + 1e-6).all()
+    settings = replace(fast_settings, residual=residual, feature_distance="cosine", standardize=True, lam=0.5)
+    scorer = Scorer(scoring_bundle, "hybrid", settings)
+    assert abs(float(scorer.score(scoring_bundle.validation_images()).score.mean())) < 1e-3
+    scores = scorer.score(shapes_dataset.x_test).score
+    assert roc_auc_score(shapes_dataset.y_test != 0, scores) > 0.75
+
+
 def test_critic_term_adds_the_standardised_discriminator_verdict(scoring_bundle, shapes_dataset, fast_settings):
     from dataclasses import replace
 

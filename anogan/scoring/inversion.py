@@ -100,32 +100,33 @@ class LatentInverter:
                 loss = tf.reduce_sum((1.0 - self.lam) * residual + self.lam * discrimination)
             self.optimizer.apply_gradients([(tape.gradient(loss, self.z), self.z)])
         _, _, generated, generated_features = self._terms(x, x_features)
-        return (*self.final_terms(x, x_features, generated, generated_features), generated, tf.identity(self.z))
+        return self.final_terms(x, x_features, generated, generated_features), generated, tf.identity(self.z)
 
-    def final_terms(self, x, x_features, generated, generated_features):
-        """Every term of a found G(z) (tensors): residual, residual per ink, feature distance, cosine, critic."""
+    def final_terms(self, x, x_features, generated, generated_features) -> dict:
+        """Every score term of a found G(z), as tensors named like the fields of :class:`InversionTerms`."""
         import tensorflow as tf
 
         residual = tf.reduce_sum(tf.abs(x - generated), axis=[1, 2, 3])
-        discrimination = tf.reduce_sum(tf.abs(x_features - generated_features), axis=1)
-        ink = tf.reduce_sum((x + 1.0) / 2.0, axis=[1, 2, 3]) + tf.reduce_sum((generated + 1.0) / 2.0, axis=[1, 2, 3])
-        residual_ink = (residual / 2.0) / tf.maximum(ink, 1e-6)
+        ink_x, ink_generated = (x + 1.0) / 2.0, (generated + 1.0) / 2.0
+        ink = tf.maximum(tf.reduce_sum(ink_x, axis=[1, 2, 3]) + tf.reduce_sum(ink_generated, axis=[1, 2, 3]), 1e-6)
         cosine = tf.reduce_sum(
             tf.math.l2_normalize(x_features, axis=1) * tf.math.l2_normalize(generated_features, axis=1), axis=1
         )
-        critic = -tf.reshape(self.critic_head(x_features), [-1])
-        return residual, residual_ink, discrimination, 1.0 - cosine, critic
+        return {
+            "residual_l1": residual,
+            "residual_ink": (residual / 2.0) / ink,
+            "residual_multiscale": multiscale_residual(ink_x, ink_generated) / ink,
+            "residual_aligned": aligned_residual(ink_x, ink_generated) / ink,
+            "feature_l1": tf.reduce_sum(tf.abs(x_features - generated_features), axis=1),
+            "feature_cosine": 1.0 - cosine,
+            "critic": -tf.reshape(self.critic_head(x_features), [-1]),
+        }
 
-    def assemble(self, x: np.ndarray, residual, residual_ink, discrimination, cosine, critic, generated,
-                 z) -> InversionTerms:
+    def assemble(self, x: np.ndarray, terms: dict, generated: np.ndarray, z: np.ndarray) -> InversionTerms:
         """The :class:`InversionTerms` of images ``x`` from the arrays :meth:`final_terms` and a search gave."""
         return InversionTerms(
-            residual_l1=residual,
-            residual_ink=residual_ink,
-            feature_l1=discrimination,
-            feature_cosine=cosine,
-            critic=critic,
-            loss=(1.0 - self.lam) * residual + self.lam * discrimination,
+            **terms,
+            loss=(1.0 - self.lam) * terms["residual_l1"] + self.lam * terms["feature_l1"],
             reconstruction=generated[..., 0],
             anomaly_map=np.abs(x[..., 0] - generated[..., 0]),
             z=z,
@@ -143,8 +144,9 @@ class LatentInverter:
             if pad:
                 chunk = np.concatenate([chunk, np.zeros((pad, *chunk.shape[1:]), np.float32)])
                 chunk_z = np.concatenate([chunk_z, np.zeros((pad, chunk_z.shape[1]), np.float32)])
-            outputs = (t.numpy()[:n] for t in self.compiled_inversion(chunk, chunk_z, tf.constant(steps, tf.int32)))
-            parts.append(self.assemble(chunk[:n], *outputs))
+            terms, generated, z = self.compiled_inversion(chunk, chunk_z, tf.constant(steps, tf.int32))
+            parts.append(self.assemble(chunk[:n], {name: t.numpy()[:n] for name, t in terms.items()},
+                                       generated.numpy()[:n], z.numpy()[:n]))
         return InversionTerms.concatenate(parts)
 
 
@@ -221,16 +223,18 @@ class BankSearch:
         generated = tf.gather(self._bank_images, flat)
         terms = self.inverter.final_terms(tf.repeat(x, k, axis=0), tf.repeat(x_features, k, axis=0), generated,
                                           self.bank.features_of(flat))
-        *per_candidate, critic = (tf.reshape(term, [count, k]) for term in terms)
+        per_candidate = {name: tf.reshape(term, [count, k]) for name, term in terms.items()}
         generated = tf.reshape(generated, [count, k, *self.bank.reference.shape[1:]])
         if self.choice == "mean":
-            chosen, pick = [tf.reduce_mean(term, axis=1) for term in per_candidate], tf.zeros([count], tf.int32)
+            pick = tf.zeros([count], tf.int32)
+            chosen = {name: tf.reduce_mean(term, axis=1) for name, term in per_candidate.items()}
         else:
-            residual, _, discrimination, _ = per_candidate
-            pick = tf.argmin((1.0 - self.inverter.lam) * residual + self.inverter.lam * discrimination, axis=1,
-                             output_type=tf.int32)
-            chosen = [tf.gather(term, pick, batch_dims=1) for term in per_candidate]
-        return (*chosen, critic[:, 0], tf.gather(generated, pick, batch_dims=1), tf.gather(index, pick, batch_dims=1))
+            lam = self.inverter.lam
+            loss = (1.0 - lam) * per_candidate["residual_l1"] + lam * per_candidate["feature_l1"]
+            pick = tf.argmin(loss, axis=1, output_type=tf.int32)
+            chosen = {name: tf.gather(term, pick, batch_dims=1) for name, term in per_candidate.items()}
+        chosen["critic"] = per_candidate["critic"][:, 0]  # D(x) does not depend on the candidate
+        return chosen, tf.gather(generated, pick, batch_dims=1), tf.gather(index, pick, batch_dims=1)
 
     def invert(self, images: np.ndarray, x: np.ndarray) -> InversionTerms:
         if self.steps > 0:
@@ -238,8 +242,9 @@ class BankSearch:
         parts = []
         for start in range(0, len(x), LOOKUP_BATCH):
             chunk = x[start : start + LOOKUP_BATCH]
-            *terms, generated, index = (t.numpy() for t in self.compiled_lookup(chunk))
-            parts.append(self.inverter.assemble(chunk, *terms, generated, self.latents[index]))
+            terms, generated, index = self.compiled_lookup(chunk)
+            parts.append(self.inverter.assemble(chunk, {name: t.numpy() for name, t in terms.items()},
+                                                generated.numpy(), self.latents[index.numpy()]))
         return InversionTerms.concatenate(parts)
 
     def state(self) -> dict:
@@ -259,6 +264,41 @@ class EncoderSearch:
 
     def state(self) -> dict:
         return {}
+
+
+# The block sizes of the ``multiscale`` residual: pixels, 2×2 and 4×4 blocks (28 = 4·7, so no edge is lost).
+RESIDUAL_SCALES = (1, 2, 4)
+# The ``aligned`` residual tries every shift of G(z) by at most this many pixels in each direction.
+ALIGN_PIXELS = 1
+
+
+def multiscale_residual(ink_x, ink_generated):
+    """Σ over blocks of |ink of x - ink of G(z)|, averaged over :data:`RESIDUAL_SCALES` (tensors in [0, 1]):
+    ink moved within a block costs nothing at that block's scale."""
+    import tensorflow as tf
+
+    per_scale = []
+    for size in RESIDUAL_SCALES:
+        # average pooling times the block's area is the block's summed ink
+        blocks_x = tf.nn.avg_pool2d(ink_x, size, size, "VALID") * float(size * size)
+        blocks_generated = tf.nn.avg_pool2d(ink_generated, size, size, "VALID") * float(size * size)
+        per_scale.append(tf.reduce_sum(tf.abs(blocks_x - blocks_generated), axis=[1, 2, 3]))
+    return tf.add_n(per_scale) / float(len(RESIDUAL_SCALES))
+
+
+def aligned_residual(ink_x, ink_generated):
+    """Σ|ink of x - ink of G(z) shifted|, for the shift of at most :data:`ALIGN_PIXELS` that fits best (the
+    frame's border filled with background)."""
+    import tensorflow as tf
+
+    reach = ALIGN_PIXELS
+    height, width = ink_x.shape[1], ink_x.shape[2]
+    padded = tf.pad(ink_generated, [[0, 0], [reach, reach], [reach, reach], [0, 0]])
+    shifted = [
+        tf.reduce_sum(tf.abs(ink_x - padded[:, dy : dy + height, dx : dx + width, :]), axis=[1, 2, 3])
+        for dy in range(2 * reach + 1) for dx in range(2 * reach + 1)
+    ]
+    return tf.reduce_min(tf.stack(shifted, axis=1), axis=1)
 
 
 def _generate(generator, latents: np.ndarray) -> np.ndarray:

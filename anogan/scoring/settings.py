@@ -13,7 +13,7 @@ from typing import Optional
 
 from anogan.errors import AnoganError
 
-RESIDUALS = ("l1", "ink")
+RESIDUALS = ("l1", "ink", "multiscale", "aligned")
 FEATURE_DISTANCES = ("l1", "cosine")
 BANK_CHOICES = ("best", "mean")
 
@@ -46,7 +46,10 @@ class ScoringSettings:
         neighbours: k, normal training images compared with by ``feature-knn``.
         residual: the inversion score's residual term: ``l1`` (AnoGAN's
             Σ|x - G(z)|) or ``ink`` (the same divided by the ink of x and
-            G(z), so thin and thick digits are judged alike).
+            G(z), so thin and thick digits are judged alike), ``multiscale``
+            (the ink residual averaged over pixels, 2×2 and 4×4 blocks) or
+            ``aligned`` (the ink residual after the best shift of G(z) by at
+            most one pixel).
         feature_distance: the inversion score's discrimination term: ``l1``
             (AnoGAN's Σ|f(x) - f(G(z))|) or ``cosine`` (1 - cos(f(x), f(G(z))),
             blind to the feature magnitude, which grows with ink).
@@ -162,7 +165,8 @@ SETTING_FLAGS = {
                     "the terms (mean)"),
     "kappa": ("--kappa", "weight of the feature term of the encoder score"),
     "neighbours": ("--neighbours", "normal training images the feature-knn method compares with"),
-    "residual": ("--residual", "residual term of the anogan/hybrid score: l1 (AnoGAN) or ink (over the ink)"),
+    "residual": ("--residual", "residual term of the anogan/hybrid score: l1 (AnoGAN), ink (over the ink), "
+                 "multiscale (ink over pixels, 2x2 and 4x4 blocks) or aligned (ink after the best 1-pixel shift)"),
     "feature_distance": ("--feature-distance",
                          "discrimination term of the anogan/hybrid score: l1 (AnoGAN) or cosine"),
     "standardize": ("--standardize", "standardise the anogan/hybrid score terms on normal validation images"),

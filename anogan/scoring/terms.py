@@ -16,7 +16,11 @@ import numpy as np
 from anogan.errors import AnoganError
 from anogan.scoring.batch import ScoreBatch
 
-STANDARDIZED_TERMS = ("residual_l1", "residual_ink", "feature_l1", "feature_cosine", "critic")
+STANDARDIZED_TERMS = ("residual_l1", "residual_ink", "residual_multiscale", "residual_aligned", "feature_l1",
+                      "feature_cosine", "critic")
+# the term each ``residual`` setting names
+RESIDUAL_TERMS = {"l1": "residual_l1", "ink": "residual_ink", "multiscale": "residual_multiscale",
+                  "aligned": "residual_aligned"}
 
 
 @dataclass
@@ -27,6 +31,11 @@ class InversionTerms:
         residual_l1: Σ|x - G(z)| (AnoGAN's residual loss).
         residual_ink: Σ|x - G(z)| over the ink of x and G(z) (pixels mapped
             to [0, 1]): the share of the ink that does not match, in [0, 1].
+        residual_multiscale: the same measured on pixels, 2×2 and 4×4 blocks
+            of summed ink, averaged (ink moved within a block is forgiven at
+            that scale), in [0, 1].
+        residual_aligned: ``residual_ink`` after the shift of G(z) by at
+            most one pixel that fits x best, in [0, 1].
         feature_l1: Σ|f(x) - f(G(z))| (AnoGAN's discrimination loss).
         feature_cosine: 1 - cos(f(x), f(G(z))).
         critic: -D(x), the discriminator's logit for x negated (does not
@@ -40,6 +49,8 @@ class InversionTerms:
 
     residual_l1: np.ndarray
     residual_ink: np.ndarray
+    residual_multiscale: np.ndarray
+    residual_aligned: np.ndarray
     feature_l1: np.ndarray
     feature_cosine: np.ndarray
     critic: np.ndarray
@@ -97,7 +108,7 @@ class TermCombination:
 
     @property
     def residual_term(self) -> str:
-        return "residual_ink" if self.residual == "ink" else "residual_l1"
+        return RESIDUAL_TERMS[self.residual]
 
     @property
     def feature_term(self) -> str:
