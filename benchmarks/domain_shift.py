@@ -2,13 +2,13 @@
 
     python benchmarks/domain_shift.py --runs runs/bench/mnist_class0_seed0 runs/bench/mnist_class1_seed0 \
         --fashion ../shared/data/fashion_mnist.npz \
-        --variant "aligned=recommended --residual aligned"
+        --variant "aligned --residual aligned"
 
 Builds a seeded set of far-off 28x28 images (uniform noise, Gaussian noise,
 blank and white images, filled shapes, printed letters, inverted digits, and
 Fashion-MNIST test images when ``--fashion`` is given), scores them with
 each candidate named in ``--candidates`` (:func:`~anogan.experiments.benchmark.named_candidate`)
-and each ``--variant`` (a named candidate with some scoring settings replaced, as ``anogan score``'s flags),
+and each ``--variant`` (the first candidate with some scoring settings replaced, as ``anogan benchmark --variant``),
 calibrated as the product calibrates (split-conformal, 1 % false-positive
 rate, on the bundle's normal validation images), and writes the share of
 each kind that is flagged to ``benchmarks/results/domain_shift.json`` (and,
@@ -19,14 +19,12 @@ scores it also records each term's median per kind.
 """
 
 import argparse
-import shlex
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from anogan.cli.options import add_scoring_options, named_settings
+from anogan.cli.options import variant_settings
 from anogan.experiments.benchmark import Candidate, named_candidate
 from anogan.experiments.far_off import PER_KIND, domain_set
 from anogan.gan.bundle import open_bundle
@@ -42,14 +40,16 @@ def main(argv=None) -> int:
     parser.add_argument("--candidates", default="recommended,feature-knn",
                         help="comma-separated: recipes (recommended, document), RECIPE-METHOD, or methods with their "
                         "defaults")
-    parser.add_argument("--variant", action="append", default=[], metavar="NAME=CANDIDATE FLAGS",
-                        help='a candidate with some scoring settings replaced, e.g. "aligned=recommended --residual '
+    parser.add_argument("--variant", action="append", default=[], metavar='"NAME FLAGS"',
+                        help='the first candidate with some scoring settings replaced, e.g. "aligned --residual '
                         'aligned" (repeatable)')
     parser.add_argument("--out", default="benchmarks/results/domain_shift.json")
     args = parser.parse_args(argv)
     kinds, letter_names = domain_set(args.fashion)
     chosen = [named_candidate(name) for name in args.candidates.split(",") if name]
-    chosen += [variant(text) for text in args.variant]
+    for text in args.variant:
+        name, settings = variant_settings(chosen[0].settings, text)
+        chosen.append(Candidate(name, chosen[0].method, settings))
     report = {"per_kind": PER_KIND, "threshold": "split-conformal, false-positive rate 0.01, bundle validation images",
               "flagged": {}}
     for run in args.runs:
@@ -73,18 +73,6 @@ def main(argv=None) -> int:
     write_text_atomic(Path(args.out).with_suffix(".md"), table)
     print(table)
     return 0
-
-
-def variant(text: str) -> Candidate:
-    """``NAME=CANDIDATE FLAGS``: the named candidate with the scoring settings its flags name replaced."""
-    name, _, rest = text.partition("=")
-    words = shlex.split(rest)
-    if not name or not words:
-        raise SystemExit(f"--variant {text!r}: expected NAME=CANDIDATE FLAGS")
-    base = named_candidate(words[0])
-    flags = argparse.ArgumentParser(prog=f"--variant {name}", add_help=False)
-    add_scoring_options(flags)
-    return Candidate(name, base.method, replace(base.settings, **named_settings(flags.parse_args(words[1:]))))
 
 
 def median_terms(scorer: Scorer, kinds: dict[str, np.ndarray]) -> dict:

@@ -207,3 +207,18 @@ def test_a_folder_without_images_is_an_error_and_writes_nothing(tmp_path, scorin
     out = tmp_path / "r.csv"
     assert main(["score", str(tmp_path / "empty"), "--model", str(scoring_bundle_copy.path), "--out", str(out)]) == 2
     assert "no image files found in" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_variant_replaces_only_the_settings_its_flags_name():
+    from dataclasses import replace
+
+    from anogan.cli.options import variant_settings
+    from anogan.errors import AnoganError
+    from anogan.scoring.recipes import get_recipe
+
+    base = get_recipe("recommended").scoring
+    name, settings = variant_settings(base, "aligned-lam0.5 --residual aligned --lam 0.5")
+    assert name == "aligned-lam0.5" and settings == replace(base, residual="aligned", lam=0.5)
+    for bad in ("", "--residual aligned", "x --residual nope", "x --no-such-flag 1"):
+        with pytest.raises(AnoganError, match="variant"):
+            variant_settings(base, bad)

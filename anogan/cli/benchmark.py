@@ -14,6 +14,7 @@ from anogan.cli.options import (
     method_list,
     named_settings,
     training_overrides,
+    variant_settings,
 )
 from anogan.data.protocol import DEV_ANOMALIES
 
@@ -44,6 +45,10 @@ def add_parsers(commands) -> None:
     bench.add_argument("--candidate", metavar="NAME",
                        help="name of this configuration in the result files (default: the recipe's name for its "
                        "own method, RECIPE-METHOD for another; RECIPE-custom-HASH when settings are replaced)")
+    bench.add_argument("--variant", action="append", default=[], metavar='"NAME FLAGS"',
+                       help="also score the (first) candidate with some scoring settings replaced, under NAME, on "
+                       "the same bundles, e.g. \"aligned --residual aligned\" (repeatable; on the dev split, "
+                       "variants with the same search share one inversion)")
     bench.add_argument("--runs-dir", help="where model bundles go (default OUT/runs)")
     bench.add_argument("--out", required=True, metavar="DIR", help="folder for the result files and summaries")
     add_engine_options(bench, "run each (class, seed) as a Ray task")
@@ -52,7 +57,7 @@ def add_parsers(commands) -> None:
 
 
 def benchmark_command(args: argparse.Namespace) -> int:
-    from anogan.experiments.benchmark import BenchmarkConfig, candidates_for, parse_classes, run_benchmark
+    from anogan.experiments.benchmark import BenchmarkConfig, Candidate, candidates_for, parse_classes, run_benchmark
     from anogan.experiments.reports import summarize
 
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, recipe=args.recipe, precision=args.precision,
@@ -60,6 +65,9 @@ def benchmark_command(args: argparse.Namespace) -> int:
                              dev_anomalies=args.dev_anomalies)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     candidates = candidates_for(config, method_list(args.methods), named_settings(args), args.candidate)
+    for text in args.variant:
+        name, settings = variant_settings(candidates[0].settings, text)
+        candidates.append(Candidate(name, candidates[0].method, settings))
     run_benchmark(config, parse_classes(args.classes), seeds, candidates, args.out, runs_dir=args.runs_dir,
                   engine=engine_of(args))
     table = summarize(args.out)

@@ -127,6 +127,23 @@ def named_settings(args: argparse.Namespace) -> dict:
     return {k: v for k, v in named.items() if v is not None}
 
 
+def variant_settings(base: ScoringSettings, text: str) -> tuple[str, ScoringSettings]:
+    """``NAME FLAGS``: a name and ``base`` with the scoring settings that the flags (``anogan score``'s) name
+    replaced, e.g. ``"aligned --residual aligned"``."""
+    import shlex
+
+    words = shlex.split(text)
+    parser = argparse.ArgumentParser(prog="variant", add_help=False)
+    add_scoring_options(parser)
+    try:
+        if not words or words[0].startswith("-"):
+            raise SystemExit(2)
+        named = named_settings(parser.parse_args(words[1:]))
+    except SystemExit:  # argparse has printed what is wrong with the flags
+        raise AnoganError(f"variant {text!r}: NAME and then scoring flags, e.g. 'aligned --residual aligned'") from None
+    return words[0], replace(base, **named)
+
+
 def scoring_choice_of(args: argparse.Namespace, bundle):
     """The method and settings a scoring command uses: the bundle's recipe (or ``--recipe``), then named flags.
 
