@@ -171,3 +171,34 @@ def test_candidate_names_must_be_unique(tmp_path, shapes_npz):
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY)
     with pytest.raises(AnoganError, match="unique"):
         run_benchmark(config, [0], [0], ENCODER * 2, tmp_path, progress=False)
+
+
+@pytest.mark.slow
+def test_seeds_that_share_a_split_seed_are_measured_on_one_dev_split_and_score_as_an_ensemble(tmp_path, shapes_npz):
+    import importlib.util
+    from pathlib import Path
+
+    config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY, split="dev", dev_anomalies=40,
+                             split_seed=0)
+    records = run_benchmark(config, [0], [0, 1], [Candidate("recommended", "anogan",
+                                                            candidates_for(config)[0].settings)],
+                            tmp_path / "dev", runs_dir=tmp_path / "runs", progress=False)
+    by_seed = {r["seed"]: r for r in records}
+    assert by_seed[1]["split_seed"] == 0 and "--split-seed 0" in by_seed[1]["command"]
+    assert by_seed[0]["split_seed"] is None and "--split-seed" not in by_seed[0]["command"]  # its own split
+    assert (tmp_path / "dev" / "recommended" / "class0_seed1_split0.json").is_file()
+    assert by_seed[0]["n_normal"] == by_seed[1]["n_normal"]
+
+    spec = importlib.util.spec_from_file_location("ensemble_dev",
+                                                  Path(__file__).parents[1] / "benchmarks" / "ensemble_dev.py")
+    ensemble_dev = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ensemble_dev)
+    out = tmp_path / "ensemble.json"
+    assert ensemble_dev.main(["--dataset", "mnist", "--data", shapes_npz, "--classes", "0", "--seeds", "0,1",
+                              "--split-seed", "0", "--dev-anomalies", "40", "--runs-dir", str(tmp_path / "runs"),
+                              "--out", str(out)]) == 0
+    row = json.loads(out.read_text())["classes"]["0"]
+    # each member, scored again by the script, is what the benchmark recorded for it
+    assert [m["auroc"] for m in row["members"]] == pytest.approx([by_seed[0]["auroc"], by_seed[1]["auroc"]])
+    assert 0.5 < row["ensemble"]["auroc"] <= 1
+    assert "ensemble" in out.with_suffix(".md").read_text()

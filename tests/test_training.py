@@ -237,3 +237,17 @@ def test_a_discriminator_kind_and_diffaugment_train_a_bundle_that_scores(tmp_pat
         TrainConfig("mnist", normal=[0], epochs=1, discriminator="huge")
     with pytest.raises(AnoganError, match="augmentation"):
         TrainConfig("mnist", normal=[0], epochs=1, diff_augment="rotation")
+
+
+def test_a_split_seed_holds_out_the_same_validation_images_for_another_seed(tmp_path, shapes_npz):
+    options = dict(data=shapes_npz, normal=[0], epochs=1, batch_size=32)
+    own = _train("mnist", out=tmp_path / "seed0", seed=0, **options)
+    shared = _train("mnist", out=tmp_path / "seed1-split0", seed=1, split_seed=0, **options)
+    other = _train("mnist", out=tmp_path / "seed1", seed=1, **options)
+    np.testing.assert_array_equal(shared.validation_images(), own.validation_images())
+    assert not np.array_equal(other.validation_images(), own.validation_images())
+    assert not np.array_equal(_weights(shared.generator), _weights(own.generator))  # the weights are seed 1's
+    assert shared.metadata["training"]["split_seed"] == 0
+    assert TrainConfig("mnist", normal=[0], epochs=1, seed=2, split_seed=2).split_seed is None  # its own split
+    with pytest.raises(AnoganError, match="split seed"):
+        TrainConfig("mnist", normal=[0], epochs=1, split_seed=-1)

@@ -30,6 +30,9 @@ def add_parsers(commands) -> None:
     add_data_options(bench)
     bench.add_argument("--classes", default="0-9", help="normal classes, e.g. 0-9 or 1,3,5 (default 0-9)")
     bench.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
+    bench.add_argument("--split-seed", type=int, metavar="SEED",
+                       help="hold out the same normal validation images (and dev split) for every seed: the split "
+                       "of this seed (default: each seed its own)")
     add_precision_option(bench)
     add_recipe_options(bench)
     bench.add_argument("--methods", help="comma-separated methods (default: the recipe's method)")
@@ -62,7 +65,7 @@ def benchmark_command(args: argparse.Namespace) -> int:
 
     config = BenchmarkConfig(dataset=args.dataset, data=args.data, recipe=args.recipe, precision=args.precision,
                              training=training_overrides(args), anogan_limit=args.anogan_limit, split=args.split,
-                             dev_anomalies=args.dev_anomalies)
+                             dev_anomalies=args.dev_anomalies, split_seed=args.split_seed)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     candidates = candidates_for(config, method_list(args.methods), named_settings(args), args.candidate)
     for text in args.variant:

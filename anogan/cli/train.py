@@ -25,8 +25,11 @@ def add_parsers(commands) -> None:
     train.add_argument("--normal", action="append", required=True, metavar="CLASS",
                        help="a normal class, by name or index; repeat for several (every other class is an anomaly)")
     train.add_argument("--seed", type=int, default=0,
-                       help="seed for weights, noise, shuffling and the validation split (default 0); "
+                       help="seed for weights, noise, shuffling and (unless --split-seed) the validation split (default 0); "
                        "the same seed and data give the same weights on CPU")
+    train.add_argument("--split-seed", type=int, metavar="SEED",
+                       help="seed of the validation split instead of --seed, so that runs of several seeds hold out "
+                       "the same normal validation images")
     train.add_argument("--xla", dest="jit_compile", action="store_true",
                        help="compile the train step with XLA (off by default: slower on the CPUs we measured)")
     add_precision_option(train)
@@ -66,7 +69,8 @@ def train_command(args: argparse.Namespace) -> int:
     from anogan.scoring.recipes import get_recipe
 
     config = get_recipe(args.recipe).train_config(args.dataset, args.normal, data=args.data, seed=args.seed,
-                                                  jit_compile=args.jit_compile, precision=args.precision,
+                                                  split_seed=args.split_seed, jit_compile=args.jit_compile,
+                                                  precision=args.precision,
                                                   **training_overrides(args))
     bundle = train(config, args.out, resume=args.resume, checkpoint_seconds=args.checkpoint_seconds,
                    health=HealthOptions(args.health_every, args.stop_on_collapse))

@@ -121,17 +121,23 @@ def one_class_split(
     )
 
 
+def validation_seed_of(metadata: dict) -> int:
+    """The seed of the validation split a bundle was trained with (its ``split_seed``, else its ``seed``)."""
+    training = metadata.get("training", {})
+    split_seed = training.get("split_seed")
+    return int(split_seed) if split_seed is not None else int(training.get("seed", metadata.get("seed", 0)))
+
+
 def normal_training_images(metadata: dict) -> np.ndarray:
     """Reload the normal training images a bundle was trained on, from its ``bundle.json`` metadata."""
     dataset = metadata.get("dataset", {})
-    training = metadata.get("training", {})
     if dataset.get("name") in (None, "array"):
         raise AnoganError("this bundle was trained on in-memory arrays; pass the training images explicitly")
     split = one_class_split(
         load_dataset(dataset["name"], dataset.get("data")),
         [str(c) for c in metadata["normal_classes"]],
         float(dataset.get("val_fraction", 0.1)),
-        int(training.get("seed", metadata.get("seed", 0))),
+        validation_seed_of(metadata),
     )
     return split.x_train
 

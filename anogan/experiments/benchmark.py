@@ -40,7 +40,7 @@ progress_log = logging.getLogger("anogan.progress")
 
 # the training settings every result records, as the bundle was trained
 TRAINED_FIELDS = ("epochs", "batch_size", "precision", "generator_ema", "discriminator_ema", "learning_rate", "beta_1",
-                  "min_steps", "val_fraction", "discriminator", "diff_augment")
+                  "min_steps", "val_fraction", "discriminator", "diff_augment", "split_seed")
 
 
 def parse_classes(text: str) -> list[int]:
@@ -87,10 +87,12 @@ class BenchmarkConfig:
     anogan_limit: int = 1000
     split: str = "test"
     dev_anomalies: int = DEV_ANOMALIES
+    split_seed: Optional[int] = None
 
     def train_config(self, normal_class: int, seed: int) -> TrainConfig:
         return get_recipe(self.recipe).train_config(self.dataset, (str(normal_class),), data=self.data, seed=seed,
-                                                    precision=self.precision, **self.training)
+                                                    precision=self.precision, split_seed=self.split_seed,
+                                                    **self.training)
 
     def training_name(self) -> str:
         """The recipe's name, with a short hash of the replaced training settings if any (for the runs folder)."""
@@ -102,6 +104,11 @@ class BenchmarkConfig:
         if not replaced:
             return self.recipe
         return f"{self.recipe}-{hashlib.blake2b(json.dumps(replaced).encode(), digest_size=3).hexdigest()}"
+
+    def run_name(self, normal_class: int, seed: int) -> str:
+        """The folder name of the bundle of one (class, seed) under the runs folder."""
+        split = split_suffix(seed, self.split_seed)
+        return f"{self.dataset}_class{normal_class}_seed{seed}{split}_{self.training_name()}"
 
     @property
     def encoder_epochs(self) -> int:
@@ -116,6 +123,8 @@ class BenchmarkConfig:
                   *training_flags(self.training), "--methods", candidate.method, "--candidate", candidate.name]
         if self.precision != "float32":
             words += ["--precision", self.precision]
+        if split_suffix(seed, self.split_seed):
+            words += ["--split-seed", str(self.split_seed)]
         if self.split == "dev":
             words += ["--split", "dev", "--dev-anomalies", str(self.dev_anomalies)]
         else:
@@ -176,9 +185,14 @@ def named_candidate(name: str) -> Candidate:
                       f"method ({', '.join(METHODS)})")
 
 
-def result_path(out: Path, normal_class: int, seed: int, name: str) -> Path:
+def result_path(out: Path, normal_class: int, seed: int, name: str, split_seed: Optional[int] = None) -> Path:
     """Where the result of candidate ``name`` on (class, seed) lives: one folder per candidate."""
-    return out / name / f"class{normal_class}_seed{seed}.json"
+    return out / name / f"class{normal_class}_seed{seed}{split_suffix(seed, split_seed)}.json"
+
+
+def split_suffix(seed: int, split_seed: Optional[int]) -> str:
+    """What names a run whose validation split is another seed's (nothing when it is its own)."""
+    return "" if split_seed is None or split_seed == seed else f"_split{split_seed}"
 
 
 def _check_store(out: Path, config: BenchmarkConfig) -> None:
@@ -226,7 +240,7 @@ def run_benchmark(
     for normal_class in classes:
         for seed in seeds:
             missing = [c for c in candidates
-                       if not result_path(out, normal_class, seed, c.name).exists()]
+                       if not result_path(out, normal_class, seed, c.name, config.split_seed).exists()]
             if missing:
                 calls.append(dict(config=config, normal_class=normal_class, seed=seed, candidates=missing, out=out,
                                   runs_dir=runs_dir, progress=progress))
@@ -238,13 +252,13 @@ def run_cell(config: BenchmarkConfig, normal_class: int, seed: int, candidates: 
              runs_dir: Path, progress: bool = True) -> None:
     """Train (or reuse) the bundle of one (class, seed) and write one result file per candidate."""
     from anogan.data.datasets import load_dataset
-    from anogan.data.protocol import dev_split
+    from anogan.data.protocol import dev_split, validation_seed_of
     from anogan.experiments.pipeline import ensure_bundle
 
     if progress:
         progress_log.info("== %s normal=%s seed=%s (%s): %s", config.dataset, normal_class, seed,
                           config.split, ", ".join(c.name for c in candidates))
-    run = RunDirectory(runs_dir / f"{config.dataset}_class{normal_class}_seed{seed}_{config.training_name()}")
+    run = RunDirectory(runs_dir / config.run_name(normal_class, seed))
     bundle = ensure_bundle(config.train_config(normal_class, seed), run.path, [c.method for c in candidates],
                            config.encoder_epochs, progress=progress)
     trained = {**asdict(TrainConfig("-", ("-",), 1)), **bundle.metadata["training"]}
@@ -252,7 +266,8 @@ def run_cell(config: BenchmarkConfig, normal_class: int, seed: int, candidates: 
               "encoder_seconds": round(run.seconds(run.encoder_history), 1)}
     if config.split == "dev":
         dev = dev_split(load_dataset(config.dataset, config.data), [normal_class],
-                        float(bundle.metadata["dataset"]["val_fraction"]), seed, config.dev_anomalies)
+                        float(bundle.metadata["dataset"]["val_fraction"]), validation_seed_of(bundle.metadata),
+                        config.dev_anomalies)
         measured = _score_dev(bundle, dev, candidates)
     else:
         measured = {c.name: _score_test(config, bundle, run.path, c, progress) for c in candidates}
@@ -269,7 +284,7 @@ def run_cell(config: BenchmarkConfig, normal_class: int, seed: int, candidates: 
             "command": config.command(normal_class, seed, candidate, out),
             "produced_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
-        write_json_atomic(result_path(out, normal_class, seed, candidate.name), record)
+        write_json_atomic(result_path(out, normal_class, seed, candidate.name, config.split_seed), record)
         if progress:
             progress_log.info("   %s: AUROC %.4f", candidate.name, record["auroc"])
 
@@ -295,16 +310,35 @@ def _score_test(config: BenchmarkConfig, bundle, run_dir: Path, candidate: Candi
 
 
 def _score_dev(bundle, dev, candidates: Sequence[Candidate]) -> dict[str, dict]:
-    """Dev AUROC of every candidate; candidates whose searches are alike (same ``search_key``) share one
-    inversion and differ only in how its terms are combined; anything fitted is fitted on ``dev.x_fit`` only."""
+    """Dev AUROC of every candidate (see :func:`dev_scores`)."""
+    labels = dev_labels(dev)
+    measured = {}
+    for name, (scores, seconds) in dev_scores(bundle, dev, candidates).items():
+        measured[name] = {**ranking_metrics(labels, scores), "n_normal": len(dev.x_normal),
+                          "n_anomaly": len(dev.x_anomaly), "n_fit": len(dev.x_fit),
+                          "score_images_per_second": round((len(labels) + len(dev.x_fit)) / seconds, 2)}
+    return measured
+
+
+def dev_labels(dev) -> np.ndarray:
+    """0 for the dev split's normal images, 1 for its anomalies, in the order :func:`dev_scores` scores them."""
+    return np.r_[np.zeros(len(dev.x_normal)), np.ones(len(dev.x_anomaly))]
+
+
+def dev_scores(bundle, dev, candidates: Sequence[Candidate]) -> dict[str, tuple[np.ndarray, float]]:
+    """Each candidate's scores of the dev split's normal images then anomalies, and the seconds they took.
+
+    Candidates whose searches are alike (same ``search_key``) share one
+    inversion and differ only in how its terms are combined; anything fitted
+    is fitted on ``dev.x_fit`` only.
+    """
     from dataclasses import replace
 
     from anogan.scoring.scorer import Scorer
     from anogan.scoring.terms import TermCombination, fit_term_stats
 
-    labels = np.r_[np.zeros(len(dev.x_normal)), np.ones(len(dev.x_anomaly))]
     images = np.concatenate([dev.x_normal, dev.x_anomaly])
-    measured = {}
+    scored = {}
     inversions = {}
     for candidate in candidates:
         started = time.perf_counter()
@@ -322,7 +356,5 @@ def _score_dev(bundle, dev, candidates: Sequence[Candidate]) -> dict[str, dict]:
         else:
             scores = Scorer(bundle, candidate.method, candidate.settings, fit_images=dev.x_fit).score(images).score
             seconds = time.perf_counter() - started
-        measured[candidate.name] = {**ranking_metrics(labels, scores), "n_normal": len(dev.x_normal),
-                                    "n_anomaly": len(dev.x_anomaly), "n_fit": len(dev.x_fit),
-                                    "score_images_per_second": round((len(images) + len(dev.x_fit)) / seconds, 2)}
-    return measured
+        scored[candidate.name] = (scores, seconds)
+    return scored

@@ -58,6 +58,11 @@ CHECKPOINT_SECONDS = 30.0
 class TrainConfig:
     """Everything that defines a training run (stored in ``run.json`` and the bundle).
 
+    ``seed`` seeds the weights, the noise, the shuffling and (unless
+    ``split_seed`` is given) the held-out normal validation split; with
+    ``split_seed``, runs of several seeds can hold out the same validation
+    images, so that their scores can be compared, or averaged, on them.
+
     Example:
         >>> TrainConfig("mnist-5k", normal=[0], epochs=3).normal
         ('0',)
@@ -69,6 +74,7 @@ class TrainConfig:
     data: Optional[str] = None
     batch_size: int = 256
     seed: int = 0
+    split_seed: Optional[int] = None
     latent_dim: int = 100
     val_fraction: float = 0.1
     jit_compile: bool = False
@@ -105,10 +111,19 @@ class TrainConfig:
                 raise AnoganError(f"the {role}'s EMA momentum must be in [0, 1), got {momentum}")
         if self.min_steps < 0:
             raise AnoganError(f"the minimum number of steps must be >= 0, got {self.min_steps}")
+        if self.split_seed is not None and self.split_seed < 0:
+            raise AnoganError(f"the split seed must be >= 0, got {self.split_seed}")
+        if self.split_seed == self.seed:  # the same run as without it: one name, one bundle
+            object.__setattr__(self, "split_seed", None)
         if self.learning_rate <= 0:
             raise AnoganError(f"the GAN learning rate must be > 0, got {self.learning_rate}")
         if not 0.0 <= self.beta_1 < 1.0:
             raise AnoganError(f"Adam's beta_1 must be in [0, 1), got {self.beta_1}")
+
+    @property
+    def validation_seed(self) -> int:
+        """The seed of the held-out normal validation split: ``split_seed``, else ``seed``."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def resume_key(self) -> dict:
         """The settings a resumed run must share with the original (all but ``epochs`` and the recipe's label)."""
@@ -221,7 +236,7 @@ def train(config: TrainConfig, out, resume: bool = False, progress: bool = True,
         >>> bundle = train(TrainConfig("mnist-5k", normal=[0], epochs=1), out="runs/demo")  # doctest: +SKIP
     """
     split = one_class_split(load_dataset(config.dataset, config.data), config.normal, config.val_fraction,
-                            config.seed)
+                            config.validation_seed)
     return train_on_split(split, config, Path(out), resume=resume, progress=progress,
                           checkpoint_seconds=checkpoint_seconds, health=health)
 

@@ -123,7 +123,8 @@ class Recipe:
                 "scoring": self.scoring.relevant_to(self.method)}
 
     def train_config(self, dataset: str, normal, data: Optional[str] = None, seed: int = 0,
-                     jit_compile: bool = False, precision: str = "float32", **overrides) -> TrainConfig:
+                     jit_compile: bool = False, precision: str = "float32", split_seed: Optional[int] = None,
+                     **overrides) -> TrainConfig:
         """The :class:`~anogan.gan.training.TrainConfig` of this recipe, with ``overrides`` of its training settings.
 
         ``overrides`` set to ``None`` are ignored (an option not given); the
@@ -142,7 +143,8 @@ class Recipe:
         changed = {k: v for k, v in given.items() if getattr(self.training, k) != v}
         values = asdict(training)
         values.pop("encoder_epochs")
-        return TrainConfig(dataset=dataset, normal=normal, data=data, seed=seed, jit_compile=jit_compile,
+        return TrainConfig(dataset=dataset, normal=normal, data=data, seed=seed, split_seed=split_seed,
+                           jit_compile=jit_compile,
                            precision=precision, recipe={**self.to_dict(), "overrides": changed}, **values)
 
 
