@@ -148,9 +148,9 @@ class RayEngine:
         if not len(indices):
             return
         ray = self.start()
-        import ray.data
+        from ray import data as ray_data  # a submodule `import ray` does not load
 
-        context = ray.data.DataContext.get_current()
+        context = ray_data.DataContext.get_current()
         context.execution_options.preserve_order = True
         context.enable_progress_bars = self.progress
         if not self.progress:
@@ -161,7 +161,7 @@ class RayEngine:
         chunks = np.array_split(np.asarray(indices, dtype=np.int64), n_chunks)
         # held here until the last row is in, so a restarted actor finds them
         source_ref, state_ref = ray.put(source), ray.put(scorer.state())
-        dataset = ray.data.from_numpy(list(chunks)).map_batches(
+        dataset = ray_data.from_numpy(list(chunks)).map_batches(
             _ScoringActor,
             fn_constructor_kwargs=dict(
                 source=source_ref, bundle_path=str(Path(scorer.bundle.path).resolve()), method=scorer.method,
@@ -170,7 +170,7 @@ class RayEngine:
                 cwd=os.getcwd(),
             ),
             batch_size=chunk_size, batch_format="numpy", num_cpus=self.worker_cpus,
-            compute=ray.data.ActorPoolStrategy(size=workers),
+            compute=ray_data.ActorPoolStrategy(size=workers),
         )
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             yield [json.loads(row) for row in batch["row"]]
