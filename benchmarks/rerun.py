@@ -6,7 +6,10 @@ The recorded command runs again with a fresh ``--out`` (a temporary folder
 unless ``--out`` is given), so nothing is reused: the GAN is trained again.
 A command recorded before recipes existed named every setting that differed
 from the defaults of then, which are the ``document`` recipe's; it runs with
-``--recipe document``.
+``--recipe document``. A recipe can change after a result is recorded (a new
+recommended recipe is frozen): every recorded training setting that differs
+from the recipe's current one is named on the command line, so the rerun
+trains what was trained then.
 The comparison is appended to ``benchmarks/results/reruns.csv``.
 """
 
@@ -18,8 +21,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import MISSING, fields
 from datetime import datetime, timezone
 from pathlib import Path
+
+from anogan.scoring.recipes import RECIPES, TRAINING_FLAGS, TrainingSettings
 
 TOLERANCE_POINTS = 1.0
 LOG = Path("benchmarks/results/reruns.csv")
@@ -37,6 +43,7 @@ def main(argv=None) -> int:
     if "--recipe" not in words:
         # written before recipes, against the defaults of then: the document's recipe and the paper's scoring
         words[2:2] = ["--recipe", "document"]
+    words += pinned_training(recorded, words)
     out = args.out or Path(tempfile.mkdtemp(prefix="anogan-rerun-"))
     words[words.index("--out") + 1] = str(out)
     anogan = shutil.which("anogan") or str(Path(sys.executable).with_name("anogan"))
@@ -62,6 +69,27 @@ def main(argv=None) -> int:
     print(f"recorded {100 * recorded['auroc']:.2f}, rerun {100 * rerun['auroc']:.2f}: "
           f"difference {difference:.2f} points ({'within' if row['within_tolerance'] else 'OUTSIDE'} ±{TOLERANCE_POINTS})")
     return 0 if row["within_tolerance"] else 1
+
+
+def pinned_training(recorded: dict, words: list[str]) -> list[str]:
+    """Flags for the recorded training settings that the recorded command leaves to a recipe that now differs.
+
+    A setting missing from the record did not exist when it was written, so its default (what the code did
+    then) was trained. The epochs and the step floor are left alone: the command names them when they were
+    replaced, and the recorded epochs are the ones trained, after the floor raised them.
+    """
+    recipe = RECIPES.get(words[words.index("--recipe") + 1]) if "--recipe" in words else None
+    if recipe is None:
+        return []
+    defaults = {f.name: f.default for f in fields(TrainingSettings) if f.default is not MISSING}
+    pinned = []
+    for name, (flag, _) in TRAINING_FLAGS.items():
+        if name in ("epochs", "min_steps") or flag in words or name not in {*recorded, *defaults}:
+            continue
+        trained = recorded.get(name, defaults.get(name))
+        if trained != getattr(recipe.training, name):
+            pinned += [flag, str(trained)]
+    return pinned
 
 
 if __name__ == "__main__":

@@ -112,15 +112,39 @@ def test_results_are_named_by_recipe_and_carry_the_operating_point(tmp_path, sha
     assert "TPR at 1 % FPR" in (tmp_path / "candidates.md").read_text()
 
 
-@pytest.mark.slow
-def test_rerun_script_retrains_from_the_recorded_command_and_logs_the_comparison(tmp_path, shapes_npz, monkeypatch):
-    import csv
+def _rerun_module():
     import importlib.util
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location("rerun", Path(__file__).parents[1] / "benchmarks" / "rerun.py")
     rerun = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(rerun)
+    return rerun
+
+
+def test_rerun_names_the_recorded_training_settings_a_changed_recipe_no_longer_has():
+    from dataclasses import asdict
+
+    from anogan.scoring.recipes import get_recipe
+
+    pinned_training = _rerun_module().pinned_training
+    words = ["anogan", "benchmark", "--recipe", "recommended", "--epochs", "3"]
+    now = asdict(get_recipe("recommended").training)
+    other = "wide" if now["discriminator"] != "wide" else "spectral"
+    assert pinned_training(now, words) == []
+    recorded = {**now, "discriminator": other, "epochs": 99, "generator_ema": 0.5}
+    assert pinned_training(recorded, words) == ["--generator-ema", "0.5", "--discriminator", other]
+    # a record written before a setting existed trained the setting's default
+    old = {k: v for k, v in now.items() if k not in ("discriminator", "diff_augment")}
+    assert pinned_training(old, words) == ([] if now["discriminator"] == "document" else ["--discriminator", "document"])
+    assert pinned_training(recorded, ["anogan", "benchmark", "--recipe", "no-such"]) == []
+
+
+@pytest.mark.slow
+def test_rerun_script_retrains_from_the_recorded_command_and_logs_the_comparison(tmp_path, shapes_npz, monkeypatch):
+    import csv
+
+    rerun = _rerun_module()
     config = BenchmarkConfig(dataset="mnist", data=shapes_npz, training=TINY)
     run_benchmark(config, [0], [0], [Candidate("feature-knn", "feature-knn")], tmp_path / "results",
                   progress=False)
