@@ -26,13 +26,15 @@ from anogan.scoring.recipes import get_recipe
 from anogan.scoring.settings import ScoringSettings
 from anogan.storage import write_json_atomic
 
+DEFAULT_OUT = Path("benchmarks/results/scorer_speed.json")
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--images", type=int, default=10_000)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/scorer_speed.json"))
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
     images = load_dataset("mnist", args.data).x_test[: args.images]
     work = Path(tempfile.mkdtemp()) / "bundle"
@@ -54,7 +56,8 @@ def main() -> None:
     shutil.rmtree(work.parent)
     report = {"model": str(args.model), "images": len(images), "images_per_second": measured,
               "recommended_to_encoder": round(measured["recommended (anogan)"] / measured["encoder"], 2),
-              "command": f"python benchmarks/scorer_speed.py --model {args.model} --data {args.data}"}
+              "command": f"python benchmarks/scorer_speed.py --model {args.model} --data {args.data}"
+              + (f" --out {args.out}" if args.out != DEFAULT_OUT else "")}
     write_json_atomic(args.out, report)
     print(json.dumps(report, indent=1))
 
