@@ -21,11 +21,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import MISSING, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from anogan.scoring.recipes import RECIPES, TRAINING_FLAGS, TrainingSettings
+from anogan.experiments.benchmark import recorded_training
+from anogan.scoring.recipes import RECIPES, TRAINING_FLAGS
 
 TOLERANCE_POINTS = 1.0
 LOG = Path("benchmarks/results/reruns.csv")
@@ -72,22 +72,14 @@ def main(argv=None) -> int:
 
 
 def pinned_training(recorded: dict, words: list[str]) -> list[str]:
-    """Flags for the recorded training settings that the recorded command leaves to a recipe that now differs.
-
-    A setting missing from the record did not exist when it was written, so its default (what the code did
-    then) was trained. The epochs and the step floor are left alone: the command names them when they were
-    replaced, and the recorded epochs are the ones trained, after the floor raised them.
-    """
+    """Flags for the recorded training settings that the recorded command leaves to a recipe that now differs."""
     recipe = RECIPES.get(words[words.index("--recipe") + 1]) if "--recipe" in words else None
     if recipe is None:
         return []
-    defaults = {f.name: f.default for f in fields(TrainingSettings) if f.default is not MISSING}
     pinned = []
-    for name, (flag, _) in TRAINING_FLAGS.items():
-        if name in ("epochs", "min_steps") or flag in words or name not in {*recorded, *defaults}:
-            continue
-        trained = recorded.get(name, defaults.get(name))
-        if trained != getattr(recipe.training, name):
+    for name, trained in recorded_training(recorded).items():
+        flag = TRAINING_FLAGS[name][0]
+        if flag not in words and trained != getattr(recipe.training, name):
             pinned += [flag, str(trained)]
     return pinned
 

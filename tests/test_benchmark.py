@@ -5,6 +5,7 @@ import pytest
 from anogan.errors import AnoganError
 from anogan.experiments.benchmark import BenchmarkConfig, Candidate, candidates_for, parse_classes, run_benchmark
 from anogan.experiments.reports import load_results, summarize
+from anogan.scoring.recipes import get_recipe
 from anogan.scoring.settings import ScoringSettings
 
 ENCODER = [Candidate("encoder", "encoder")]
@@ -112,6 +113,27 @@ def test_results_are_named_by_recipe_and_carry_the_operating_point(tmp_path, sha
     assert "TPR at 1 % FPR" in (tmp_path / "candidates.md").read_text()
 
 
+def test_a_finished_result_of_another_configuration_under_the_same_name_is_refused_not_resumed(tmp_path):
+    from dataclasses import asdict
+
+    from anogan.experiments.benchmark import result_path
+
+    config = BenchmarkConfig(dataset="mnist", data=None)
+    [candidate] = candidates_for(config)
+    recipe_training = asdict(get_recipe(config.recipe).training)
+    done = {"dataset": "mnist", "split": "test", "auroc": 0.9, **recipe_training,
+            "settings": candidate.settings.relevant_to(candidate.method)}
+    path = result_path(tmp_path, 0, 0, candidate.name)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(done))
+    assert run_benchmark(config, [0], [0], [candidate], tmp_path, progress=False) == [done]  # nothing to train
+    other = "spectral" if recipe_training["discriminator"] != "spectral" else "wide"
+    path.write_text(json.dumps({**done, "discriminator": other, "settings": {**done["settings"], "lam": 0.25}}))
+    with pytest.raises(AnoganError, match=f"another configuration of 'recommended': discriminator '{other}'.*lam 0.25"):
+        run_benchmark(config, [0], [0], [candidate], tmp_path, progress=False)
+    assert json.loads(path.read_text())["discriminator"] == other  # left as it was
+
+
 def _rerun_module():
     import importlib.util
     from pathlib import Path
@@ -124,8 +146,6 @@ def _rerun_module():
 
 def test_rerun_names_the_recorded_training_settings_a_changed_recipe_no_longer_has():
     from dataclasses import asdict
-
-    from anogan.scoring.recipes import get_recipe
 
     pinned_training = _rerun_module().pinned_training
     words = ["anogan", "benchmark", "--recipe", "recommended", "--epochs", "3"]

@@ -18,7 +18,7 @@ import json
 import logging
 import shlex
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -31,7 +31,7 @@ from anogan.experiments.reports import load_results
 from anogan.gan.bundle import RunDirectory
 from anogan.gan.training import TrainConfig
 from anogan.scoring.methods import check_methods, get_method
-from anogan.scoring.recipes import DEFAULT_RECIPE, get_recipe, training_flags
+from anogan.scoring.recipes import DEFAULT_RECIPE, TrainingSettings, get_recipe, training_flags
 from anogan.scoring.settings import ScoringSettings
 from anogan.storage import write_json_atomic
 
@@ -41,6 +41,22 @@ progress_log = logging.getLogger("anogan.progress")
 # the training settings every result records, as the bundle was trained
 TRAINED_FIELDS = ("epochs", "batch_size", "precision", "generator_ema", "discriminator_ema", "learning_rate", "beta_1",
                   "min_steps", "val_fraction", "discriminator", "diff_augment", "split_seed")
+
+
+# What a recipe fixes of the training and a result records as trained; not the epochs, which the step floor
+# raises on small sets and a longer run of the same settings continues
+RECORDED_TRAINING = tuple(f.name for f in fields(TrainingSettings)
+                          if f.name in TRAINED_FIELDS and f.name not in ("epochs", "min_steps"))
+
+
+def recorded_training(record: dict) -> dict:
+    """The recipe-level training settings a result file says its bundle was trained with.
+
+    A setting missing from the record did not exist when it was written, so
+    its default (what the code did then) was trained.
+    """
+    defaults = {f.name: f.default for f in fields(TrainingSettings) if f.default is not MISSING}
+    return {name: record.get(name, defaults.get(name)) for name in RECORDED_TRAINING}
 
 
 def parse_classes(text: str) -> list[int]:
@@ -203,6 +219,23 @@ def _check_store(out: Path, config: BenchmarkConfig) -> None:
                               f"split its own --out (e.g. benchmarks/results/{config.dataset}/{config.split})")
 
 
+def _check_same_configuration(path: Path, config: BenchmarkConfig, normal_class: int, seed: int,
+                              candidate: Candidate) -> None:
+    """Refuse to count a finished result as done when it was produced by another configuration under the same
+    name (a recipe frozen anew since): resuming would report the old configuration's numbers as the new one's."""
+    record = json.loads(path.read_text())
+    trained = recorded_training(record)
+    wanted = config.train_config(normal_class, seed)
+    differ = [f"{name} {trained[name]!r} (now {getattr(wanted, name)!r})" for name in RECORDED_TRAINING
+              if trained[name] != getattr(wanted, name)]
+    settings = json.loads(json.dumps(candidate.settings.relevant_to(candidate.method)))
+    differ += [f"{key} {value!r} (now {settings[key]!r})" for key, value in record.get("settings", {}).items()
+               if key in settings and value != settings[key]]
+    if differ:
+        raise AnoganError(f"{path} was produced by another configuration of {candidate.name!r}: "
+                          f"{', '.join(differ)}; give this one its own --out (or --candidate name)")
+
+
 def run_benchmark(
     config: BenchmarkConfig,
     classes: Sequence[int],
@@ -239,8 +272,11 @@ def run_benchmark(
     calls = []
     for normal_class in classes:
         for seed in seeds:
-            missing = [c for c in candidates
-                       if not result_path(out, normal_class, seed, c.name, config.split_seed).exists()]
+            paths = {c.name: result_path(out, normal_class, seed, c.name, config.split_seed) for c in candidates}
+            for candidate in candidates:
+                if paths[candidate.name].exists():
+                    _check_same_configuration(paths[candidate.name], config, normal_class, seed, candidate)
+            missing = [c for c in candidates if not paths[c.name].exists()]
             if missing:
                 calls.append(dict(config=config, normal_class=normal_class, seed=seed, candidates=missing, out=out,
                                   runs_dir=runs_dir, progress=progress))
