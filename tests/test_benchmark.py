@@ -3,7 +3,8 @@ import json
 import pytest
 
 from anogan.errors import AnoganError
-from anogan.experiments.benchmark import BenchmarkConfig, Candidate, candidates_for, parse_classes, run_benchmark
+from anogan.experiments.benchmark import (BenchmarkConfig, Candidate, candidates_for, parse_classes, result_path,
+                                         run_benchmark)
 from anogan.experiments.reports import load_results, summarize
 from anogan.scoring.recipes import get_recipe
 from anogan.scoring.settings import ScoringSettings
@@ -115,8 +116,6 @@ def test_results_are_named_by_recipe_and_carry_the_operating_point(tmp_path, sha
 
 def test_a_finished_result_of_another_configuration_under_the_same_name_is_refused_not_resumed(tmp_path):
     from dataclasses import asdict
-
-    from anogan.experiments.benchmark import result_path
 
     config = BenchmarkConfig(dataset="mnist", data=None)
     [candidate] = candidates_for(config)
