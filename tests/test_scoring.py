@@ -278,6 +278,29 @@ def test_critic_term_adds_the_standardised_discriminator_verdict(scoring_bundle,
         ScoringSettings(critic_weight=-1.0, standardize=True)
 
 
+def test_complexity_baseline_subtracts_the_standardised_total_variation_of_x(scoring_bundle, shapes_dataset,
+                                                                             fast_settings):
+    from dataclasses import replace
+
+    two_terms = replace(fast_settings, residual="ink", feature_distance="cosine", standardize=True, lam=0.5)
+    scorer = Scorer(scoring_bundle, "hybrid", replace(two_terms, complexity_weight=0.5))
+    images = shapes_dataset.x_test[:20]
+    ink = images.astype(np.float64) / 255.0
+    variation = np.abs(np.diff(ink, axis=1)).sum(axis=(1, 2)) + np.abs(np.diff(ink, axis=2)).sum(axis=(1, 2))
+    terms = scorer.invert(images)
+    np.testing.assert_allclose(terms.complexity, variation, rtol=1e-3, atol=1e-2)
+    mean, std = scorer.term_stats["complexity"]
+    without = Scorer(scoring_bundle, "hybrid", two_terms, state={"term_stats": scorer.term_stats}).score(images).score
+    np.testing.assert_allclose(scorer.score(images).score, without - 0.5 * (terms.complexity - mean) / std,
+                               rtol=1e-4, atol=1e-4)
+    blank = np.zeros((1, 28, 28), np.uint8)
+    assert scorer.invert(blank).complexity[0] == 0
+    with pytest.raises(AnoganError, match="standardise"):
+        ScoringSettings(complexity_weight=0.5)
+    with pytest.raises(AnoganError, match="complexity weight"):
+        ScoringSettings(complexity_weight=-1.0, standardize=True)
+
+
 def test_new_term_settings_are_checked_and_round_trip_through_the_cli():
     from dataclasses import replace
 
@@ -289,7 +312,7 @@ def test_new_term_settings_are_checked_and_round_trip_through_the_cli():
     with pytest.raises(AnoganError, match="feature distance"):
         ScoringSettings(feature_distance="dot")
     settings = ScoringSettings(lam=0.5, residual="ink", feature_distance="cosine", standardize=True, hybrid_steps=7,
-                               critic_weight=0.25, latent_bank=128)
+                               critic_weight=0.25, complexity_weight=0.5, latent_bank=128)
     args = build_parser().parse_args(["score", "x", "--model", "m", "--method", "hybrid", "--out", "o.csv",
                                        *settings.as_flags()])
     assert replace(ScoringSettings(), **named_settings(args)) == settings

@@ -384,7 +384,7 @@ def dev_scores(bundle, dev, candidates: Sequence[Candidate]) -> dict[str, tuple[
             if key not in inversions:
                 # the plain l1 combination: the search does not depend on it, and it needs no statistics
                 scorer = Scorer(bundle, candidate.method, replace(candidate.settings, standardize=False,
-                                                                  critic_weight=0.0))
+                                                                  critic_weight=0.0, complexity_weight=0.0))
                 inversions[key] = (fit_term_stats(scorer.invert(dev.x_fit)), scorer.invert(images),
                                    time.perf_counter() - started)
             stats, terms, seconds = inversions[key]

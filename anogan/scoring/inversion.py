@@ -120,6 +120,7 @@ class LatentInverter:
             "feature_l1": tf.reduce_sum(tf.abs(x_features - generated_features), axis=1),
             "feature_cosine": 1.0 - cosine,
             "critic": -tf.reshape(self.critic_head(x_features), [-1]),
+            "complexity": tf.image.total_variation(ink_x),
         }
 
     def assemble(self, x: np.ndarray, terms: dict, generated: np.ndarray, z: np.ndarray) -> InversionTerms:

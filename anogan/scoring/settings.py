@@ -60,6 +60,10 @@ class ScoringSettings:
             score: the discriminator's verdict on x itself, -D(x) (its logit,
             negated so that "looks generated" is high), standardised like the
             others. 0 (default) keeps the two-term score.
+        complexity_weight: ν, weight of the standardised complexity of x (the
+            total variation of its ink), subtracted from the standardised
+            score: a complexity baseline, so that texture alone does not
+            make an image anomalous nor plainness normal. 0 (default): off.
         batch_size: images per inversion batch (speed only, never the scores).
         jit_compile: compile the inversion with XLA.
     """
@@ -79,6 +83,7 @@ class ScoringSettings:
     feature_distance: str = "l1"
     standardize: bool = False
     critic_weight: float = 0.0
+    complexity_weight: float = 0.0
     batch_size: int = 64
     jit_compile: bool = False
 
@@ -108,10 +113,12 @@ class ScoringSettings:
             raise AnoganError("pruning the latent bank needs a latent bank (latent_bank > 0)")
         if self.learning_rate <= 0 or self.kappa < 0:
             raise AnoganError("learning rate must be > 0 and kappa >= 0")
-        if self.critic_weight < 0:
-            raise AnoganError(f"critic weight must be >= 0, got {self.critic_weight}")
-        if self.critic_weight and not self.standardize:
-            raise AnoganError("the critic term is only defined on standardised terms; add standardize")
+        for name in ("critic_weight", "complexity_weight"):
+            if getattr(self, name) < 0:
+                raise AnoganError(f"{name.replace('_', ' ')} must be >= 0, got {getattr(self, name)}")
+            if getattr(self, name) and not self.standardize:
+                raise AnoganError(f"the {name.split('_')[0]} term is only defined on standardised terms; "
+                                  "add standardize")
 
     def relevant_to(self, method: str) -> dict:
         """The settings that change ``method``'s scores (what a calibration must match)."""
@@ -172,6 +179,8 @@ SETTING_FLAGS = {
     "standardize": ("--standardize", "standardise the anogan/hybrid score terms on normal validation images"),
     "critic_weight": ("--critic-weight",
                       "weight of the discriminator's verdict -D(x) in the standardised anogan/hybrid score"),
+    "complexity_weight": ("--complexity-weight", "weight of x's complexity (total variation), subtracted from the "
+                          "standardised anogan/hybrid score (a complexity baseline)"),
     "batch_size": ("--score-batch-size", "images per inversion batch (speed only)"),
     "jit_compile": ("--score-xla", "compile the inversion with XLA"),
 }

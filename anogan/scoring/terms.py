@@ -17,7 +17,7 @@ from anogan.errors import AnoganError
 from anogan.scoring.batch import ScoreBatch
 
 STANDARDIZED_TERMS = ("residual_l1", "residual_ink", "residual_multiscale", "residual_aligned", "feature_l1",
-                      "feature_cosine", "critic")
+                      "feature_cosine", "critic", "complexity")
 # the term each ``residual`` setting names
 RESIDUAL_TERMS = {"l1": "residual_l1", "ink": "residual_ink", "multiscale": "residual_multiscale",
                   "aligned": "residual_aligned"}
@@ -40,6 +40,9 @@ class InversionTerms:
         feature_cosine: 1 - cos(f(x), f(G(z))).
         critic: -D(x), the discriminator's logit for x negated (does not
             depend on z).
+        complexity: the total variation of x's ink (Σ|difference| of
+            neighbouring pixels mapped to [0, 1]): how much edge and texture
+            x has (does not depend on z).
         loss: the inversion's own objective at the last step,
             (1 - λ)·residual_l1 + λ·feature_l1.
         reconstruction: G(z) in [-1, 1], ``(N, 28, 28)``.
@@ -54,6 +57,7 @@ class InversionTerms:
     feature_l1: np.ndarray
     feature_cosine: np.ndarray
     critic: np.ndarray
+    complexity: np.ndarray
     loss: np.ndarray
     reconstruction: np.ndarray
     anomaly_map: np.ndarray
@@ -84,11 +88,15 @@ def fit_term_stats(normal_terms: InversionTerms) -> dict:
 
 @dataclass(frozen=True)
 class TermCombination:
-    """The inversion score (1 - λ)·residual + λ·discrimination (+ μ·critic), from the terms the settings name.
+    """The inversion score (1 - λ)·residual + λ·discrimination (+ μ·critic - ν·complexity), from the terms the
+    settings name.
 
     With ``standardize`` each term is first standardised with the mean and
     standard deviation it has on normal validation images (:meth:`fit`), as
-    f-AnoGAN does, so that λ weighs comparable quantities. The reported
+    f-AnoGAN does, so that λ weighs comparable quantities. Subtracting ν times
+    the standardised complexity of x is a complexity baseline (after Serrà et
+    al. 2020): a textured image is expected to reconstruct worse, a plain one
+    better, whichever class it belongs to. The reported
     ``residual_score`` and ``discrimination_score`` are the raw terms.
 
     Example:
@@ -101,6 +109,7 @@ class TermCombination:
     feature_distance: str = "l1"
     standardize: bool = False
     critic_weight: float = 0.0
+    complexity_weight: float = 0.0
 
     @classmethod
     def from_settings(cls, settings) -> "TermCombination":
@@ -131,6 +140,8 @@ class TermCombination:
             score = (1.0 - self.lam) * standardized(self.residual_term) + self.lam * standardized(self.feature_term)
             if self.critic_weight:
                 score = score + self.critic_weight * standardized("critic")
+            if self.complexity_weight:
+                score = score - self.complexity_weight * standardized("complexity")
         return ScoreBatch(
             score=score.astype(np.float32),
             residual_score=residual,

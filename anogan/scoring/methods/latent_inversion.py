@@ -23,7 +23,7 @@ from anogan.scoring.inversion import BankSearch, EncoderSearch, LatentInverter, 
 from anogan.scoring.methods.base import ScoringMethod, register
 from anogan.scoring.terms import InversionTerms, TermCombination, fit_term_stats
 
-SCORE_KEYS = ("lam", "residual", "feature_distance", "standardize", "critic_weight")
+SCORE_KEYS = ("lam", "residual", "feature_distance", "standardize", "critic_weight", "complexity_weight")
 
 
 class InversionMethod(ScoringMethod):
