@@ -268,7 +268,7 @@ def test_critic_term_adds_the_standardised_discriminator_verdict(scoring_bundle,
     terms = scorer.invert(images)
     logits = scoring_bundle.discriminator(to_model_range(images), training=False).numpy().ravel()
     np.testing.assert_allclose(terms.critic, -logits, rtol=1e-4, atol=1e-4)
-    mean, std = scorer.term_stats["critic"]
+    mean, std, _ = scorer.term_stats["critic"]
     without = Scorer(scoring_bundle, "hybrid", two_terms, state={"term_stats": scorer.term_stats}).score(images).score
     np.testing.assert_allclose(scorer.score(images).score, without + 0.5 * (terms.critic - mean) / std,
                                rtol=1e-4, atol=1e-4)
@@ -289,12 +289,17 @@ def test_complexity_baseline_subtracts_the_standardised_total_variation_of_x(sco
     variation = np.abs(np.diff(ink, axis=1)).sum(axis=(1, 2)) + np.abs(np.diff(ink, axis=2)).sum(axis=(1, 2))
     terms = scorer.invert(images)
     np.testing.assert_allclose(terms.complexity, variation, rtol=1e-3, atol=1e-2)
-    mean, std = scorer.term_stats["complexity"]
-    without = Scorer(scoring_bundle, "hybrid", two_terms, state={"term_stats": scorer.term_stats}).score(images).score
-    np.testing.assert_allclose(scorer.score(images).score, without - 0.5 * (terms.complexity - mean) / std,
-                               rtol=1e-4, atol=1e-4)
+    mean, std, largest = scorer.term_stats["complexity"]
+    without = Scorer(scoring_bundle, "hybrid", two_terms, state={"term_stats": scorer.term_stats})
+    expected = without.score(images).score - 0.5 * (np.minimum(terms.complexity, largest) - mean) / std
+    np.testing.assert_allclose(scorer.score(images).score, expected, rtol=1e-4, atol=1e-4)
     blank = np.zeros((1, 28, 28), np.uint8)
     assert scorer.invert(blank).complexity[0] == 0
+    # noise is more complex than any normal: it is excused no more than the most complex normal would be
+    noise = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    assert scorer.invert(noise).complexity.min() > largest
+    excused = without.score(noise).score - scorer.score(noise).score
+    np.testing.assert_allclose(excused, 0.5 * (largest - mean) / std, rtol=1e-4, atol=1e-4)
     with pytest.raises(AnoganError, match="standardise"):
         ScoringSettings(complexity_weight=0.5)
     with pytest.raises(AnoganError, match="complexity weight"):

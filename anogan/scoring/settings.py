@@ -61,7 +61,8 @@ class ScoringSettings:
             negated so that "looks generated" is high), standardised like the
             others. 0 (default) keeps the two-term score.
         complexity_weight: ν, weight of the standardised complexity of x (the
-            total variation of its ink), subtracted from the standardised
+            total variation of its ink, capped at the largest among the
+            normal validation images), subtracted from the standardised
             score: a complexity baseline, so that texture alone does not
             make an image anomalous nor plainness normal. 0 (default): off.
         batch_size: images per inversion batch (speed only, never the scores).

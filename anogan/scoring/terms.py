@@ -76,13 +76,13 @@ class InversionTerms:
 
 
 def fit_term_stats(normal_terms: InversionTerms) -> dict:
-    """Mean and standard deviation of each term on normal images (for ``standardize``)."""
+    """Mean, standard deviation and largest value of each term on normal images (for ``standardize``)."""
     stats = {}
     for name in STANDARDIZED_TERMS:
         values = np.asarray(getattr(normal_terms, name), dtype=np.float64)
         if len(values) < 2:
             raise AnoganError("standardising the score terms needs at least two normal validation images")
-        stats[name] = (float(values.mean()), float(max(values.std(), 1e-12)))
+        stats[name] = (float(values.mean()), float(max(values.std(), 1e-12)), float(values.max()))
     return stats
 
 
@@ -96,7 +96,9 @@ class TermCombination:
     f-AnoGAN does, so that λ weighs comparable quantities. Subtracting ν times
     the standardised complexity of x is a complexity baseline (after Serrà et
     al. 2020): a textured image is expected to reconstruct worse, a plain one
-    better, whichever class it belongs to. The reported
+    better, whichever class it belongs to. The complexity is capped at the
+    largest one among those normal images, so that nothing more complex than
+    any normal (noise) is excused beyond what that normal would be. The reported
     ``residual_score`` and ``discrimination_score`` are the raw terms.
 
     Example:
@@ -141,7 +143,9 @@ class TermCombination:
             if self.critic_weight:
                 score = score + self.critic_weight * standardized("critic")
             if self.complexity_weight:
-                score = score - self.complexity_weight * standardized("complexity")
+                mean, std, largest = stats["complexity"]
+                capped = np.minimum(terms.complexity, largest)
+                score = score - self.complexity_weight * (capped - mean) / std
         return ScoreBatch(
             score=score.astype(np.float32),
             residual_score=residual,
