@@ -6,7 +6,9 @@
 On a copy of the bundle (an encoder is trained into it for two epochs if it has none: its speed, not
 its quality, is measured): every method scores the MNIST test images in batch-job chunks after a
 warm-up call, the recommended recipe's latent inversion with the recipe's settings, the others with
-their defaults. Ratios are what to read. Writes ``benchmarks/results/scorer_speed.json``.
+their defaults, and each ``--variant`` ("NAME FLAGS": the recommended recipe's latent inversion with
+some scoring settings replaced, as ``anogan benchmark --variant``). Ratios are what to read. Writes
+``benchmarks/results/scorer_speed.json``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from anogan.cli.options import variant_settings
 from anogan.data.datasets import load_dataset
 from anogan.experiments.pipeline import prepare_scorer
 from anogan.gan.bundle import open_bundle
@@ -35,6 +38,8 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--variant", action="append", default=[], metavar='"NAME FLAGS"',
+                        help='the recommended latent inversion with some scoring settings replaced (repeatable)')
     args = parser.parse_args()
     images = load_dataset("mnist", args.data).x_test[: args.images]
     work = Path(tempfile.mkdtemp()) / "bundle"
@@ -45,6 +50,9 @@ def main() -> None:
     contenders = {"encoder": ("encoder", ScoringSettings()),
                   "recommended (anogan)": ("anogan", get_recipe("recommended").scoring),
                   "feature-knn": ("feature-knn", ScoringSettings())}
+    for text in args.variant:
+        name, settings = variant_settings(get_recipe("recommended").scoring, text)
+        contenders[name] = ("anogan", settings)
     measured = {}
     for name, (method, settings) in contenders.items():
         scorer, _ = prepare_scorer(bundle, method, settings, progress=False)
@@ -57,7 +65,8 @@ def main() -> None:
     report = {"model": str(args.model), "images": len(images), "images_per_second": measured,
               "recommended_to_encoder": round(measured["recommended (anogan)"] / measured["encoder"], 2),
               "command": f"python benchmarks/scorer_speed.py --model {args.model} --data {args.data}"
-              + (f" --out {args.out}" if args.out != DEFAULT_OUT else "")}
+              + (f" --out {args.out}" if args.out != DEFAULT_OUT else "")
+              + "".join(f' --variant "{text}"' for text in args.variant)}
     write_json_atomic(args.out, report)
     print(json.dumps(report, indent=1))
 
