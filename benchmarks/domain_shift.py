@@ -81,8 +81,8 @@ def median_terms(scorer: Scorer, kinds: dict[str, np.ndarray]) -> dict:
     medians = {}
     for kind, images in kinds.items():
         terms = scorer.invert(images)
-        medians[kind] = {name: round(float(np.median((getattr(terms, name) - mean) / std)), 2)
-                         for name, (mean, std) in stats.items()}
+        medians[kind] = {name: round(float(np.median((getattr(terms, name) - fitted[0]) / fitted[1])), 2)
+                         for name, fitted in stats.items()}
     return medians
 
 

@@ -35,7 +35,7 @@ def to_arrays(state: dict) -> dict[str, np.ndarray]:
 def from_arrays(arrays: dict[str, np.ndarray]) -> dict:
     state = {key: value for key, value in arrays.items() if key != "plain_values_json"}
     rest = json.loads(str(arrays["plain_values_json"]))
-    if rest.get("term_stats") is not None:  # JSON turns the (mean, std) pairs into lists
+    if rest.get("term_stats") is not None:  # JSON turns the (mean, std, largest) tuples into lists
         rest["term_stats"] = {name: tuple(pair) for name, pair in rest["term_stats"].items()}
     return {**state, **rest}
 
