@@ -30,13 +30,14 @@ from anogan.scoring.settings import ScoringSettings
 from anogan.storage import write_json_atomic
 
 DEFAULT_OUT = Path("benchmarks/results/scorer_speed.json")
+DEFAULT_IMAGES = 10_000
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--data", required=True)
-    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--images", type=int, default=DEFAULT_IMAGES)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--variant", action="append", default=[], metavar='"NAME FLAGS"',
                         help='the recommended latent inversion with some scoring settings replaced (repeatable)')
@@ -65,6 +66,7 @@ def main() -> None:
     report = {"model": str(args.model), "images": len(images), "images_per_second": measured,
               "recommended_to_encoder": round(measured["recommended (anogan)"] / measured["encoder"], 2),
               "command": f"python benchmarks/scorer_speed.py --model {args.model} --data {args.data}"
+              + (f" --images {args.images}" if args.images != DEFAULT_IMAGES else "")
               + (f" --out {args.out}" if args.out != DEFAULT_OUT else "")
               + "".join(f' --variant "{text}"' for text in args.variant)}
     write_json_atomic(args.out, report)
