@@ -36,7 +36,7 @@ def from_arrays(arrays: dict[str, np.ndarray]) -> dict:
     state = {key: value for key, value in arrays.items() if key != "plain_values_json"}
     rest = json.loads(str(arrays["plain_values_json"]))
     if rest.get("term_stats") is not None:  # JSON turns the (mean, std, largest) tuples into lists
-        rest["term_stats"] = {name: tuple(pair) for name, pair in rest["term_stats"].items()}
+        rest["term_stats"] = {name: tuple(fitted) for name, fitted in rest["term_stats"].items()}
     return {**state, **rest}
 
 
